@@ -1,0 +1,79 @@
+// lanes avx2: the loops of the peak probe (kernels/peak.hpp) for the 256-bit instructions.
+//
+// Each loop keeps many independent accumulators so that it is bound by throughput, not by the latency
+// of one dependency chain (an FMA has ~4 cycles of latency and two ports: at least 8 must be in
+// flight). An empty asm statement "launders" the inputs every iteration, so the compiler must assume
+// they changed and cannot hoist any work out of the loop.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "../kernels/target.hpp"
+
+LANES_TARGET_BEGIN(LANES_TARGET_AVX2)
+namespace lanes::avx2 {
+
+inline constexpr int peak_accumulators = 12;  // 12 ymm accumulators + 2 inputs fit the 16 registers
+
+// 12 vfmadd231ps ymm per iteration: 12 * 8 lanes * 2 flops.
+inline float fma_peak_loop(std::int64_t iterations, float seed) {
+    __m256 acc[peak_accumulators];
+#pragma GCC unroll 12
+    for (int r = 0; r < peak_accumulators; ++r) acc[r] = _mm256_set1_ps(seed * static_cast<float>(r));
+    __m256 x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(seed);
+    for (std::int64_t it = 0; it < iterations; ++it) {
+        __asm__ volatile("" : "+v"(x), "+v"(y));
+#pragma GCC unroll 12
+        for (int r = 0; r < peak_accumulators; ++r) acc[r] = _mm256_fmadd_ps(acc[r], x, y);
+    }
+    __m256 sum = acc[0];
+#pragma GCC unroll 12
+    for (int r = 1; r < peak_accumulators; ++r) sum = _mm256_add_ps(sum, acc[r]);
+    return _mm_cvtss_f32(_mm256_castps256_ps128(sum));
+}
+
+// The exact-for-saturation-free-inputs u8 x s8 dot product without VNNI, 12 times per iteration:
+// vpmaddubsw (u8*s8 pairs -> s16), vpmaddwd with ones (s16 pairs -> s32), vpaddd into the accumulator.
+// Each sequence does 32 u8*s8 multiply-adds = 64 ops.
+inline std::int32_t maddubs_peak_loop(std::int64_t iterations, std::int32_t seed) {
+    // Each accumulator gets its own weights, read from memory as a kernel reads packed B: with one
+    // shared pair of inputs the compiler would compute vpmaddubsw once and reuse it for every chain.
+    std::int8_t weights[peak_accumulators * 32];
+    for (int i = 0; i < peak_accumulators * 32; ++i) weights[i] = static_cast<std::int8_t>(seed + i);
+    __m256i acc[peak_accumulators];
+#pragma GCC unroll 12
+    for (int r = 0; r < peak_accumulators; ++r) acc[r] = _mm256_set1_epi32(seed + r);
+    __m256i a = _mm256_set1_epi8(3);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const std::int8_t* b = weights;
+    for (std::int64_t it = 0; it < iterations; ++it) {
+        __asm__ volatile("" : "+v"(a), "+r"(b));  // the loads below must be redone every iteration
+#pragma GCC unroll 12
+        for (int r = 0; r < peak_accumulators; ++r) {
+            const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + r * 32));
+            acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), ones));
+        }
+    }
+    __m256i sum = acc[0];
+#pragma GCC unroll 12
+    for (int r = 1; r < peak_accumulators; ++r) sum = _mm256_add_epi32(sum, acc[r]);
+    return _mm_cvtsi128_si32(_mm256_castsi256_si128(sum));
+}
+
+// Streams `count` floats (count a multiple of 32) with four independent vaddps chains.
+inline float read_peak_loop(const float* data, std::int64_t count) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (std::int64_t i = 0; i < count; i += 32) {
+        s0 = _mm256_add_ps(s0, _mm256_loadu_ps(data + i));
+        s1 = _mm256_add_ps(s1, _mm256_loadu_ps(data + i + 8));
+        s2 = _mm256_add_ps(s2, _mm256_loadu_ps(data + i + 16));
+        s3 = _mm256_add_ps(s3, _mm256_loadu_ps(data + i + 24));
+    }
+    const __m256 sum = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+    return _mm_cvtss_f32(_mm256_castps256_ps128(sum));
+}
+
+}  // namespace lanes::avx2
+LANES_TARGET_END

@@ -1,0 +1,74 @@
+// lanes avx512: the loops of the peak probe (kernels/peak.hpp) for the 512-bit instructions.
+// Same structure as avx2/peak.hpp, with 16 zmm accumulators (of 32 registers).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "../kernels/target.hpp"
+
+LANES_TARGET_BEGIN(LANES_TARGET_AVX512)
+namespace lanes::avx512 {
+
+inline constexpr int peak_accumulators = 16;
+
+// 16 vfmadd231ps zmm per iteration: 16 * 16 lanes * 2 flops.
+inline float fma_peak_loop(std::int64_t iterations, float seed) {
+    __m512 acc[peak_accumulators];
+#pragma GCC unroll 16
+    for (int r = 0; r < peak_accumulators; ++r) acc[r] = _mm512_set1_ps(seed * static_cast<float>(r));
+    __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(seed);
+    for (std::int64_t it = 0; it < iterations; ++it) {
+        __asm__ volatile("" : "+v"(x), "+v"(y));
+#pragma GCC unroll 16
+        for (int r = 0; r < peak_accumulators; ++r) acc[r] = _mm512_fmadd_ps(acc[r], x, y);
+    }
+    __m512 sum = acc[0];
+#pragma GCC unroll 16
+    for (int r = 1; r < peak_accumulators; ++r) sum = _mm512_add_ps(sum, acc[r]);
+    return _mm512_cvtss_f32(sum);
+}
+
+// vpmaddubsw + vpmaddwd + vpaddd on zmm (AVX-512BW): 64 u8*s8 multiply-adds = 128 ops per sequence.
+inline std::int32_t maddubs_peak_loop(std::int64_t iterations, std::int32_t seed) {
+    // Each accumulator gets its own weights, read from memory as a kernel reads packed B: with one
+    // shared pair of inputs the compiler would compute vpmaddubsw once and reuse it for every chain.
+    std::int8_t weights[peak_accumulators * 64];
+    for (int i = 0; i < peak_accumulators * 64; ++i) weights[i] = static_cast<std::int8_t>(seed + i);
+    __m512i acc[peak_accumulators];
+#pragma GCC unroll 16
+    for (int r = 0; r < peak_accumulators; ++r) acc[r] = _mm512_set1_epi32(seed + r);
+    __m512i a = _mm512_set1_epi8(3);
+    const __m512i ones = _mm512_set1_epi16(1);
+    const std::int8_t* b = weights;
+    for (std::int64_t it = 0; it < iterations; ++it) {
+        __asm__ volatile("" : "+v"(a), "+r"(b));  // the loads below must be redone every iteration
+#pragma GCC unroll 16
+        for (int r = 0; r < peak_accumulators; ++r) {
+            const __m512i w = _mm512_loadu_si512(b + r * 64);
+            acc[r] = _mm512_add_epi32(acc[r], _mm512_madd_epi16(_mm512_maddubs_epi16(a, w), ones));
+        }
+    }
+    __m512i sum = acc[0];
+#pragma GCC unroll 16
+    for (int r = 1; r < peak_accumulators; ++r) sum = _mm512_add_epi32(sum, acc[r]);
+    std::int32_t lanes[16];
+    _mm512_storeu_si512(lanes, sum);  // (GCC 12 warns spuriously on _mm512_castsi512_si128)
+    return lanes[0];
+}
+
+// Streams `count` floats (count a multiple of 64) with four independent vaddps chains.
+inline float read_peak_loop(const float* data, std::int64_t count) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (std::int64_t i = 0; i < count; i += 64) {
+        s0 = _mm512_add_ps(s0, _mm512_loadu_ps(data + i));
+        s1 = _mm512_add_ps(s1, _mm512_loadu_ps(data + i + 16));
+        s2 = _mm512_add_ps(s2, _mm512_loadu_ps(data + i + 32));
+        s3 = _mm512_add_ps(s3, _mm512_loadu_ps(data + i + 48));
+    }
+    return _mm512_cvtss_f32(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+}  // namespace lanes::avx512
+LANES_TARGET_END

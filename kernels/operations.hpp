@@ -1,0 +1,121 @@
+// lanes: the public entry point of every operation, and the one kernel table behind each.
+//
+// Calling lanes::gemm_f32(args) validates the arguments, then runs the best kernel of the table that
+// is usable here, allowed by the ISA cap (LANES_ISA or set_isa_cap) and accepts the problem.
+// lanes::kernels::gemm_f32 is the dispatcher itself: tests and benchmarks use its table() and
+// run_at(level, args) to run a specific level. `lanes info` lists what every operation resolved to.
+#pragma once
+
+#include <vector>
+
+#include "../reference/conv.hpp"
+#include "../reference/eltwise.hpp"
+#include "../reference/gemm.hpp"
+#include "../reference/pool.hpp"
+#include "cpu.hpp"
+#include "dispatch.hpp"
+#if LANES_X86
+#include "../avx2/gemm_f32.hpp"
+#include "../avx512/gemm_f32.hpp"
+#endif
+
+namespace lanes {
+
+// ---- The tables, best kernel first; each ends with the reference. ----------------------------
+namespace tables {
+
+inline constexpr kernel_entry<gemm_f32_args> gemm_f32[] = {
+#if LANES_X86
+    {isa::avx512, "avx512::gemm_f32_1x16", &avx512::gemm_f32_1x16, &avx512::gemm_f32_1x16_accepts},
+    {isa::avx2, "avx2::gemm_f32_1x8", &avx2::gemm_f32_1x8, &avx2::gemm_f32_1x8_accepts},
+#endif
+    {isa::ref, "ref::gemm_f32", &ref::gemm_f32},
+};
+inline constexpr kernel_entry<gemv_f32_args> gemv_f32[] = {{isa::ref, "ref::gemv_f32", &ref::gemv_f32}};
+inline constexpr kernel_entry<gemm_u8s8_args> gemm_u8s8[] = {{isa::ref, "ref::gemm_u8s8", &ref::gemm_u8s8}};
+inline constexpr kernel_entry<gemv_u8s8_args> gemv_u8s8[] = {{isa::ref, "ref::gemv_u8s8", &ref::gemv_u8s8}};
+inline constexpr kernel_entry<conv2d_f32_args> conv2d_f32[] = {{isa::ref, "ref::conv2d_f32", &ref::conv2d_f32}};
+inline constexpr kernel_entry<conv2d_u8s8_args> conv2d_u8s8[] = {{isa::ref, "ref::conv2d_u8s8", &ref::conv2d_u8s8}};
+inline constexpr kernel_entry<pool2d_args> max_pool2d[] = {{isa::ref, "ref::max_pool2d", &ref::max_pool2d}};
+inline constexpr kernel_entry<pool2d_args> avg_pool2d[] = {{isa::ref, "ref::avg_pool2d", &ref::avg_pool2d}};
+inline constexpr kernel_entry<adaptive_pool2d_args> adaptive_avg_pool2d[] = {
+    {isa::ref, "ref::adaptive_avg_pool2d", &ref::adaptive_avg_pool2d}};
+inline constexpr kernel_entry<relu_args> relu[] = {{isa::ref, "ref::relu", &ref::relu}};
+inline constexpr kernel_entry<add_f32_args> add_f32[] = {{isa::ref, "ref::add_f32", &ref::add_f32}};
+inline constexpr kernel_entry<add_u8_args> add_u8[] = {{isa::ref, "ref::add_u8", &ref::add_u8}};
+inline constexpr kernel_entry<softmax_args> softmax[] = {{isa::ref, "ref::softmax", &ref::softmax}};
+inline constexpr kernel_entry<quantize_args> quantize[] = {{isa::ref, "ref::quantize", &ref::quantize}};
+inline constexpr kernel_entry<dequantize_args> dequantize[] = {{isa::ref, "ref::dequantize", &ref::dequantize}};
+
+}  // namespace tables
+
+// ---- One dispatcher per table. ------------------------------------------------------------------
+namespace kernels {
+
+inline const dispatcher<gemm_f32_args> gemm_f32{"gemm_f32", tables::gemm_f32};
+inline const dispatcher<gemv_f32_args> gemv_f32{"gemv_f32", tables::gemv_f32};
+inline const dispatcher<gemm_u8s8_args> gemm_u8s8{"gemm_u8s8", tables::gemm_u8s8};
+inline const dispatcher<gemv_u8s8_args> gemv_u8s8{"gemv_u8s8", tables::gemv_u8s8};
+inline const dispatcher<conv2d_f32_args> conv2d_f32{"conv2d_f32", tables::conv2d_f32};
+inline const dispatcher<conv2d_u8s8_args> conv2d_u8s8{"conv2d_u8s8", tables::conv2d_u8s8};
+inline const dispatcher<pool2d_args> max_pool2d{"max_pool2d", tables::max_pool2d};
+inline const dispatcher<pool2d_args> avg_pool2d{"avg_pool2d", tables::avg_pool2d};
+inline const dispatcher<adaptive_pool2d_args> adaptive_avg_pool2d{"adaptive_avg_pool2d", tables::adaptive_avg_pool2d};
+inline const dispatcher<relu_args> relu{"relu", tables::relu};
+inline const dispatcher<add_f32_args> add_f32{"add_f32", tables::add_f32};
+inline const dispatcher<add_u8_args> add_u8{"add_u8", tables::add_u8};
+inline const dispatcher<softmax_args> softmax{"softmax", tables::softmax};
+inline const dispatcher<quantize_args> quantize{"quantize", tables::quantize};
+inline const dispatcher<dequantize_args> dequantize{"dequantize", tables::dequantize};
+
+}  // namespace kernels
+
+// ---- Public entry points. -------------------------------------------------------------------------
+inline void gemm_f32(const gemm_f32_args& args) { kernels::gemm_f32(args); }
+inline void gemv_f32(const gemv_f32_args& args) { kernels::gemv_f32(args); }
+inline void gemm_u8s8(const gemm_u8s8_args& args) { kernels::gemm_u8s8(args); }
+inline void gemv_u8s8(const gemv_u8s8_args& args) { kernels::gemv_u8s8(args); }
+inline void conv2d_f32(const conv2d_f32_args& args) { kernels::conv2d_f32(args); }
+inline void conv2d_u8s8(const conv2d_u8s8_args& args) { kernels::conv2d_u8s8(args); }
+inline void max_pool2d(const pool2d_args& args) { kernels::max_pool2d(args); }
+inline void avg_pool2d(const pool2d_args& args) { kernels::avg_pool2d(args); }
+inline void adaptive_avg_pool2d(const adaptive_pool2d_args& args) { kernels::adaptive_avg_pool2d(args); }
+inline void relu(const relu_args& args) { kernels::relu(args); }
+inline void add_f32(const add_f32_args& args) { kernels::add_f32(args); }
+inline void add_u8(const add_u8_args& args) { kernels::add_u8(args); }
+inline void softmax(const softmax_args& args) { kernels::softmax(args); }
+inline void quantize(const quantize_args& args) { kernels::quantize(args); }
+inline void dequantize(const dequantize_args& args) { kernels::dequantize(args); }
+
+// ---- What each operation resolves to, for `lanes info` and tests. --------------------------------
+struct operation_choice {
+    const char* op;
+    const char* kernel;  // the preferred kernel under `level` (a problem it declines goes further down)
+    isa kernel_level;
+};
+
+inline std::vector<operation_choice> resolved_operations(isa level) {
+    std::vector<operation_choice> out;
+    auto add = [&](const auto& d) {
+        const auto& entry = d.preferred_at(level);
+        out.push_back({d.op(), entry.name, entry.level});
+    };
+    add(kernels::gemm_f32);
+    add(kernels::gemv_f32);
+    add(kernels::gemm_u8s8);
+    add(kernels::gemv_u8s8);
+    add(kernels::conv2d_f32);
+    add(kernels::conv2d_u8s8);
+    add(kernels::max_pool2d);
+    add(kernels::avg_pool2d);
+    add(kernels::adaptive_avg_pool2d);
+    add(kernels::relu);
+    add(kernels::add_f32);
+    add(kernels::add_u8);
+    add(kernels::softmax);
+    add(kernels::quantize);
+    add(kernels::dequantize);
+    return out;
+}
+
+}  // namespace lanes

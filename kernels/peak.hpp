@@ -1,0 +1,198 @@
+// lanes: the peak probe. Measures, on the calling core, what each instruction family can sustain:
+//
+//   fma_avx2, fma_avx512        FP32 FLOP/s of vfmadd231ps on ymm / zmm
+//   maddubs_avx2, maddubs_avx512 INT8 op/s of vpmaddubsw + vpmaddwd + vpaddd on ymm / zmm
+//   vnni_avx, vnni_avx512        INT8 op/s of vpdpbusd on ymm (AVX-VNNI) / zmm (AVX512-VNNI)
+//   read                         single-core read bandwidth (bytes/s) over a buffer well beyond L3
+//
+// and the core clock, from a chain of dependent integer adds (one per cycle on every x86 core since
+// the Pentium Pro), so every figure can also be stated per cycle. An INT8 "op" is one multiply or one
+// add: a u8 x s8 multiply-add counts 2, as an FMA does. Each figure is the best of several runs of at
+// least 20 ms: on a shared machine, the best run is the one least disturbed by other work.
+// Figures whose ISA level is not usable here are left unmeasured, with the reason.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cpu.hpp"
+#if LANES_X86
+#include "../avx2/peak.hpp"
+#include "../avx512/peak.hpp"
+#include "../vnni/peak.hpp"
+#endif
+#include "isa.hpp"
+
+namespace lanes {
+
+struct peak_figure {
+    const char* name = "";
+    isa level = isa::ref;    // the level whose instructions it measures
+    bool measured = false;
+    std::string why_not;     // when not measured
+    double per_second = 0;   // ops (or bytes) per second
+    double per_cycle = 0;    // per core clock cycle
+
+    static peak_figure of(const char* name, isa level) {
+        peak_figure figure;
+        figure.name = name;
+        figure.level = level;
+        return figure;
+    }
+};
+
+struct peak_report {
+    double clock_hz = 0;
+    peak_figure fma_avx2 = peak_figure::of("fp32 fma ymm", isa::avx2);
+    peak_figure fma_avx512 = peak_figure::of("fp32 fma zmm", isa::avx512);
+    peak_figure maddubs_avx2 = peak_figure::of("int8 vpmaddubsw+vpmaddwd ymm", isa::avx2);
+    peak_figure maddubs_avx512 = peak_figure::of("int8 vpmaddubsw+vpmaddwd zmm", isa::avx512);
+    peak_figure vnni_avx = peak_figure::of("int8 vpdpbusd ymm", isa::avxvnni);
+    peak_figure vnni_avx512 = peak_figure::of("int8 vpdpbusd zmm", isa::avx512vnni);
+    peak_figure read = peak_figure::of("memory read (bytes)", isa::ref);
+};
+
+namespace detail {
+
+// Seconds of the best run of fn(iterations), with iterations grown until one run lasts >= 20 ms.
+template <class Fn>
+double best_seconds(Fn&& fn, std::int64_t& iterations, int runs = 5) {
+    using clock = std::chrono::steady_clock;
+    auto time_once = [&] {
+        const auto start = clock::now();
+        fn(iterations);
+        return std::chrono::duration<double>(clock::now() - start).count();
+    };
+    double seconds = time_once();
+    while (seconds < 0.02) {
+        iterations *= 2;
+        seconds = time_once();
+    }
+    for (int r = 1; r < runs; ++r) seconds = std::min(seconds, time_once());
+    return seconds;
+}
+
+// 32 dependent register-to-register adds per iteration: one cycle each. (Not add-immediate: recent
+// Intel cores fold chains of small immediate adds at rename, several per cycle.)
+inline double measure_clock_hz() {
+#if LANES_X86
+    std::int64_t iterations = 1 << 16;
+    const double seconds = best_seconds(
+        [](std::int64_t n) {
+            std::uint64_t value = 0, step = 1;
+            for (std::int64_t i = 0; i < n; ++i) {
+                __asm__ volatile(
+                    ".rept 32\n\t"
+                    "add %1, %0\n\t"
+                    ".endr"
+                    : "+r"(value), "+r"(step));
+            }
+        },
+        iterations);
+    return 32.0 * static_cast<double>(iterations) / seconds;
+#else
+    return 0;
+#endif
+}
+
+template <class Loop>
+void measure_compute(peak_figure& figure, double clock_hz, double ops_per_iteration, Loop&& loop) {
+    const std::string why = why_unusable(figure.level);
+    if (!why.empty()) {
+        figure.why_not = why;
+        return;
+    }
+    std::int64_t iterations = 1 << 12;
+    volatile double sink = 0;
+    const double seconds = best_seconds([&](std::int64_t n) { sink = sink + loop(n); }, iterations);
+    figure.measured = true;
+    figure.per_second = ops_per_iteration * static_cast<double>(iterations) / seconds;
+    figure.per_cycle = clock_hz > 0 ? figure.per_second / clock_hz : 0;
+}
+
+inline void measure_read(peak_figure& figure, double clock_hz, const cpu_info& c) {
+#if LANES_X86
+    // Four times the last-level cache, between 64 MiB and 1 GiB.
+    const std::int64_t l3_bytes = static_cast<std::int64_t>(c.l3_kib) * 1024;
+    const std::int64_t bytes = std::clamp<std::int64_t>(4 * l3_bytes, std::int64_t{64} << 20, std::int64_t{1} << 30);
+    const std::int64_t count = bytes / static_cast<std::int64_t>(sizeof(float));
+    std::unique_ptr<float[]> data(new float[static_cast<std::size_t>(count)]);
+    for (std::int64_t i = 0; i < count; ++i) data[i] = static_cast<float>(i & 7);  // touch every page
+    const bool wide = usable(isa::avx512);
+    if (!wide && !usable(isa::avx2)) {
+        figure.why_not = "needs the avx2 level";
+        return;
+    }
+    std::int64_t passes = 1;
+    volatile float sink = 0;
+    const double seconds = best_seconds(
+        [&](std::int64_t n) {
+            for (std::int64_t pass = 0; pass < n; ++pass)
+                sink = sink + (wide ? avx512::read_peak_loop(data.get(), count) : avx2::read_peak_loop(data.get(), count));
+        },
+        passes, 3);
+    figure.measured = true;
+    figure.per_second = static_cast<double>(bytes) * static_cast<double>(passes) / seconds;
+    figure.per_cycle = clock_hz > 0 ? figure.per_second / clock_hz : 0;
+#else
+    (void)clock_hz;
+    (void)c;
+    figure.why_not = "not an x86 CPU";
+#endif
+}
+
+}  // namespace detail
+
+// Runs every probe now (about a second in all).
+inline peak_report measure_peaks() {
+    peak_report r;
+#if LANES_X86
+    r.clock_hz = detail::measure_clock_hz();
+    detail::measure_compute(r.fma_avx2, r.clock_hz, avx2::peak_accumulators * 8 * 2.0,
+                            [](std::int64_t n) { return avx2::fma_peak_loop(n, 1e-3f); });
+    detail::measure_compute(r.fma_avx512, r.clock_hz, avx512::peak_accumulators * 16 * 2.0,
+                            [](std::int64_t n) { return avx512::fma_peak_loop(n, 1e-3f); });
+    detail::measure_compute(r.maddubs_avx2, r.clock_hz, avx2::peak_accumulators * 32 * 2.0,
+                            [](std::int64_t n) { return avx2::maddubs_peak_loop(n, 5); });
+    detail::measure_compute(r.maddubs_avx512, r.clock_hz, avx512::peak_accumulators * 64 * 2.0,
+                            [](std::int64_t n) { return avx512::maddubs_peak_loop(n, 5); });
+    detail::measure_compute(r.vnni_avx, r.clock_hz, 12 * 32 * 2.0,
+                            [](std::int64_t n) { return vnni::dpbusd_ymm_peak_loop(n, 5); });
+    detail::measure_compute(r.vnni_avx512, r.clock_hz, 16 * 64 * 2.0,
+                            [](std::int64_t n) { return vnni::dpbusd_zmm_peak_loop(n, 5); });
+    detail::measure_read(r.read, r.clock_hz, cpu());
+#else
+    for (peak_figure* f : {&r.fma_avx2, &r.fma_avx512, &r.maddubs_avx2, &r.maddubs_avx512, &r.vnni_avx, &r.vnni_avx512, &r.read})
+        f->why_not = "not an x86 CPU";
+#endif
+    return r;
+}
+
+// The peaks of this machine, measured once per process on first use.
+inline const peak_report& machine_peaks() {
+    static const peak_report report = measure_peaks();
+    return report;
+}
+
+// The compute peak (ops/s) a kernel of `level` should be compared with. `int8` selects the INT8
+// instruction that level's INT8 kernels use (vpmaddubsw below VNNI, vpdpbusd from avxvnni up).
+// Returns 0 when there is no meaningful peak (the reference) or it was not measured.
+inline double peak_ops_per_second(const peak_report& r, isa level, bool int8) {
+    const peak_figure* f = nullptr;
+    switch (level) {
+        case isa::ref: return 0;
+        case isa::avx2: f = int8 ? &r.maddubs_avx2 : &r.fma_avx2; break;
+        case isa::avxvnni: f = int8 ? &r.vnni_avx : &r.fma_avx2; break;
+        case isa::avx512: f = int8 ? &r.maddubs_avx512 : &r.fma_avx512; break;
+        case isa::avx512vnni:
+        case isa::amx: f = int8 ? &r.vnni_avx512 : &r.fma_avx512; break;
+    }
+    return f->measured ? f->per_second : 0;
+}
+
+}  // namespace lanes

@@ -1,0 +1,75 @@
+// Test helpers: seeded random buffers, unaligned views, and the FP32 tolerance.
+//
+// FP32 tolerance. A dot product of length k summed in float in any order satisfies
+//     |computed - exact| <= gamma(k) * sum_l |a_l * b_l|,   gamma(n) = n u / (1 - n u),  u = 2^-24
+// (Higham, Accuracy and Stability of Numerical Algorithms, 3.1). The GEMM epilogue adds up to three
+// more roundings (alpha, beta*C, bias), so each of two implementations is within gamma(k + 3) of the
+// exact value of  |alpha| * sum |a||b| + |beta * c| + |bias|,  and they are within twice that of each
+// other. The tests use exactly this bound, per element; it is the worst case, not a fitted constant.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace lanes::test {
+
+inline double gamma(std::int64_t n) {
+    const double u = std::ldexp(1.0, -24);
+    return static_cast<double>(n) * u / (1.0 - static_cast<double>(n) * u);
+}
+
+// Bound on |x - y| for two float evaluations of a sum whose exact magnitude sum is `magnitude`,
+// each accumulated over `terms` roundings.
+inline double fp32_tolerance(std::int64_t terms, double magnitude) { return 2.0 * gamma(terms) * magnitude; }
+
+// A buffer of `count` elements that starts `offset` elements past a fresh allocation, so views built on
+// it are deliberately unaligned (offset 1 for float: 4-byte aligned, never 32- or 64-byte aligned).
+template <class T>
+struct buffer {
+    std::vector<T> storage;
+    std::size_t offset;
+    buffer(std::size_t count, std::size_t offset_ = 1) : storage(count + offset_), offset(offset_) {}
+    T* data() { return storage.data() + offset; }
+    const T* data() const { return storage.data() + offset; }
+    T& operator[](std::size_t i) { return data()[i]; }
+    std::size_t size() const { return storage.size() - offset; }
+};
+
+inline std::vector<float> random_floats(std::size_t count, std::uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(lo, hi);
+    std::vector<float> v(count);
+    for (float& x : v) x = dist(rng);
+    return v;
+}
+
+template <class T>
+std::vector<T> random_ints(std::size_t count, std::uint32_t seed, int lo, int hi) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> dist(lo, hi);
+    std::vector<T> v(count);
+    for (T& x : v) x = static_cast<T>(dist(rng));
+    return v;
+}
+
+template <class T>
+void fill(buffer<T>& b, const std::vector<T>& values) {
+    for (std::size_t i = 0; i < values.size() && i < b.size(); ++i) b[i] = values[i];
+}
+
+// Runs `body` and expects a lanes::error whose message contains `fragment`.
+#define EXPECT_LANES_ERROR(body, fragment)                                                       \
+    do {                                                                                         \
+        try {                                                                                    \
+            body;                                                                                \
+            ADD_FAILURE() << "expected lanes::error containing \"" << (fragment) << "\"";        \
+        } catch (const lanes::error& e) {                                                        \
+            EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();      \
+        }                                                                                        \
+    } while (0)
+
+}  // namespace lanes::test

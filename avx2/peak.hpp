@@ -34,31 +34,35 @@ inline float fma_peak_loop(std::int64_t iterations, float seed) {
     return _mm_cvtss_f32(_mm256_castps256_ps128(sum));
 }
 
-// The exact-for-saturation-free-inputs u8 x s8 dot product without VNNI, 12 times per iteration:
+// The u8 x s8 dot product without VNNI, maddubs_chains times per iteration:
 // vpmaddubsw (u8*s8 pairs -> s16), vpmaddwd with ones (s16 pairs -> s32), vpaddd into the accumulator.
 // Each sequence does 32 u8*s8 multiply-adds = 64 ops.
+// Only the vpaddd is loop-carried (1 cycle of latency), so 8 chains keep the multiply ports busy; 12
+// would not fit the registers next to the weights and GCC would spill accumulators to the stack.
+inline constexpr int maddubs_chains = 8;
+
 inline std::int32_t maddubs_peak_loop(std::int64_t iterations, std::int32_t seed) {
     // Each accumulator gets its own weights, read from memory as a kernel reads packed B: with one
     // shared pair of inputs the compiler would compute vpmaddubsw once and reuse it for every chain.
-    std::int8_t weights[peak_accumulators * 32];
-    for (int i = 0; i < peak_accumulators * 32; ++i) weights[i] = static_cast<std::int8_t>(seed + i);
-    __m256i acc[peak_accumulators];
-#pragma GCC unroll 12
-    for (int r = 0; r < peak_accumulators; ++r) acc[r] = _mm256_set1_epi32(seed + r);
+    std::int8_t weights[maddubs_chains * 32];
+    for (int i = 0; i < maddubs_chains * 32; ++i) weights[i] = static_cast<std::int8_t>(seed + i);
+    __m256i acc[maddubs_chains];
+#pragma GCC unroll 8
+    for (int r = 0; r < maddubs_chains; ++r) acc[r] = _mm256_set1_epi32(seed + r);
     __m256i a = _mm256_set1_epi8(3);
     const __m256i ones = _mm256_set1_epi16(1);
     const std::int8_t* b = weights;
     for (std::int64_t it = 0; it < iterations; ++it) {
         __asm__ volatile("" : "+v"(a), "+r"(b));  // the loads below must be redone every iteration
-#pragma GCC unroll 12
-        for (int r = 0; r < peak_accumulators; ++r) {
+#pragma GCC unroll 8
+        for (int r = 0; r < maddubs_chains; ++r) {
             const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + r * 32));
             acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), ones));
         }
     }
     __m256i sum = acc[0];
-#pragma GCC unroll 12
-    for (int r = 1; r < peak_accumulators; ++r) sum = _mm256_add_epi32(sum, acc[r]);
+#pragma GCC unroll 8
+    for (int r = 1; r < maddubs_chains; ++r) sum = _mm256_add_epi32(sum, acc[r]);
     return _mm_cvtsi128_si32(_mm256_castsi256_si128(sum));
 }
 

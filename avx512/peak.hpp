@@ -31,28 +31,32 @@ inline float fma_peak_loop(std::int64_t iterations, float seed) {
 }
 
 // vpmaddubsw + vpmaddwd + vpaddd on zmm (AVX-512BW): 64 u8*s8 multiply-adds = 128 ops per sequence.
+// Only the vpaddd is loop-carried (1 cycle of latency), so 8 chains keep the multiply ports busy; 12
+// would not fit the registers next to the weights and GCC would spill accumulators to the stack.
+inline constexpr int maddubs_chains = 8;
+
 inline std::int32_t maddubs_peak_loop(std::int64_t iterations, std::int32_t seed) {
     // Each accumulator gets its own weights, read from memory as a kernel reads packed B: with one
     // shared pair of inputs the compiler would compute vpmaddubsw once and reuse it for every chain.
-    std::int8_t weights[peak_accumulators * 64];
-    for (int i = 0; i < peak_accumulators * 64; ++i) weights[i] = static_cast<std::int8_t>(seed + i);
-    __m512i acc[peak_accumulators];
-#pragma GCC unroll 16
-    for (int r = 0; r < peak_accumulators; ++r) acc[r] = _mm512_set1_epi32(seed + r);
+    std::int8_t weights[maddubs_chains * 64];
+    for (int i = 0; i < maddubs_chains * 64; ++i) weights[i] = static_cast<std::int8_t>(seed + i);
+    __m512i acc[maddubs_chains];
+#pragma GCC unroll 8
+    for (int r = 0; r < maddubs_chains; ++r) acc[r] = _mm512_set1_epi32(seed + r);
     __m512i a = _mm512_set1_epi8(3);
     const __m512i ones = _mm512_set1_epi16(1);
     const std::int8_t* b = weights;
     for (std::int64_t it = 0; it < iterations; ++it) {
         __asm__ volatile("" : "+v"(a), "+r"(b));  // the loads below must be redone every iteration
-#pragma GCC unroll 16
-        for (int r = 0; r < peak_accumulators; ++r) {
+#pragma GCC unroll 8
+        for (int r = 0; r < maddubs_chains; ++r) {
             const __m512i w = _mm512_loadu_si512(b + r * 64);
             acc[r] = _mm512_add_epi32(acc[r], _mm512_madd_epi16(_mm512_maddubs_epi16(a, w), ones));
         }
     }
     __m512i sum = acc[0];
-#pragma GCC unroll 16
-    for (int r = 1; r < peak_accumulators; ++r) sum = _mm512_add_epi32(sum, acc[r]);
+#pragma GCC unroll 8
+    for (int r = 1; r < maddubs_chains; ++r) sum = _mm512_add_epi32(sum, acc[r]);
     std::int32_t lanes[16];
     _mm512_storeu_si512(lanes, sum);  // (GCC 12 warns spuriously on _mm512_castsi512_si128)
     return lanes[0];

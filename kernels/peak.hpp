@@ -157,9 +157,9 @@ inline peak_report measure_peaks() {
                             [](std::int64_t n) { return avx2::fma_peak_loop(n, 1e-3f); });
     detail::measure_compute(r.fma_avx512, r.clock_hz, avx512::peak_accumulators * 16 * 2.0,
                             [](std::int64_t n) { return avx512::fma_peak_loop(n, 1e-3f); });
-    detail::measure_compute(r.maddubs_avx2, r.clock_hz, avx2::peak_accumulators * 32 * 2.0,
+    detail::measure_compute(r.maddubs_avx2, r.clock_hz, avx2::maddubs_chains * 32 * 2.0,
                             [](std::int64_t n) { return avx2::maddubs_peak_loop(n, 5); });
-    detail::measure_compute(r.maddubs_avx512, r.clock_hz, avx512::peak_accumulators * 64 * 2.0,
+    detail::measure_compute(r.maddubs_avx512, r.clock_hz, avx512::maddubs_chains * 64 * 2.0,
                             [](std::int64_t n) { return avx512::maddubs_peak_loop(n, 5); });
     detail::measure_compute(r.vnni_avx, r.clock_hz, 12 * 32 * 2.0,
                             [](std::int64_t n) { return vnni::dpbusd_ymm_peak_loop(n, 5); });

@@ -78,8 +78,8 @@ inline void print_peaks(const peak_report& r) {
 }
 
 inline int info(bool peak) {
+    const isa cap = isa_cap();  // throws on a bad LANES_ISA, before anything is printed
     print_cpu(cpu());
-    const isa cap = isa_cap();  // throws on a bad LANES_ISA
     print_levels(cap);
     print_operations(cap);
     if (peak) print_peaks(measure_peaks());

@@ -48,14 +48,9 @@ void set_rate_counters(benchmark::State& state, const char* name, double ops, do
     if (peak > 0) state.counters["pct_peak"] = 100.0 * ops / seconds / peak;
 }
 
-template <class Args>
-bool runnable(const lanes::kernel_entry<Args>& entry) {
-    return lanes::usable(entry.level);
-}
-
 void register_gemm_f32() {
     for (const auto& entry : lanes::tables::gemm_f32) {
-        if (!runnable(entry)) continue;
+        if (!lanes::usable(entry.level)) continue;
         for (const gemm_shape& s : square_shapes) {
             if (entry.level == isa::ref && s.m > 256) continue;  // the reference is slow; 256 says enough
             const std::string name = std::string("gemm_f32/") + lanes::isa_name(entry.level) + "/" + s.label();
@@ -74,7 +69,7 @@ void register_gemm_f32() {
 
 void register_gemv_f32() {
     for (const auto& entry : lanes::tables::gemv_f32) {
-        if (!runnable(entry)) continue;
+        if (!lanes::usable(entry.level)) continue;
         for (const auto& shape : {std::pair<std::int64_t, std::int64_t>{1000, 2048}, {4096, 4096}}) {
             const std::int64_t rows = shape.first, cols = shape.second;
             const std::string name = std::string("gemv_f32/") + lanes::isa_name(entry.level) + "/" + std::to_string(rows) + "x" + std::to_string(cols);
@@ -94,7 +89,7 @@ void register_gemv_f32() {
 
 void register_gemm_u8s8() {
     for (const auto& entry : lanes::tables::gemm_u8s8) {
-        if (!runnable(entry)) continue;
+        if (!lanes::usable(entry.level)) continue;
         for (const gemm_shape& s : square_shapes) {
             if (entry.level == isa::ref && s.m > 256) continue;
             const std::string name = std::string("gemm_u8s8/") + lanes::isa_name(entry.level) + "/" + s.label();

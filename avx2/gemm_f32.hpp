@@ -1,50 +1,71 @@
-// lanes avx2: a first FP32 GEMM kernel, one row of C and 8 columns (one ymm) at a time.
+// lanes avx2: FP32 GEMM and GEMV on ymm registers: kernels/gemm_f32_kernels-inl.hpp with 8 lanes.
 //
-// Register tile 1 x 8. Inner loop over k: vbroadcastss op(A)[i][l]; vmaskmovps B[l][j..j+7];
-// vfmadd231ps into one accumulator. Latency-bound (one dependent FMA chain), so far from peak: it
-// exists so dispatch, tests and benchmarks have an AVX2 kernel from the start. Tails use vmaskmovps,
-// which never touches memory in the masked-off lanes. op(B) must not be transposed (the table routes
-// a transposed B to the reference).
+// Microkernel gemm_f32_6x16: MR x NR = 6 x 16, two ymm of 8 columns per row of C.
+//   ymm0..11   the accumulators c[i][0], c[i][1] for rows i = 0..5
+//   2 ymm      the current row of B;  1 ymm  the broadcast A[i][l]
+// Inner loop, once per l: 2 x vmovups (B), then 6 x { vbroadcastss A[i][l]; 2 x vfmadd231ps }:
+// 12 FMAs for 8 loads, FMA-port bound, 12 accumulators for a 4-cycle latency on two ports. It is the
+// largest tile that fits the 16 ymm registers with the B row and a broadcast (15 of 16). Tails use
+// vmaskmovps, which never touches memory in its masked-off lanes; packing gathers with vgatherdps.
 #pragma once
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "../kernels/gemm.hpp"
+#include "../kernels/gemm_driver.hpp"
 #include "../kernels/target.hpp"
 
 LANES_TARGET_BEGIN(LANES_TARGET_AVX2)
 namespace lanes::avx2 {
 
-// Lanes [0, count) set, for vmaskmovps (count may exceed 8).
-inline __m256i first_lanes(std::int64_t count) {
-    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const int n = count < 8 ? static_cast<int>(count) : 8;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), index);
-}
+// The vector operations the shared kernels are written in, on ymm registers.
+struct vec {
+    static constexpr isa level = isa::avx2;
+    static constexpr int lanes = 8;
+    using reg = __m256;
+    using mask = __m256i;  // all-ones lanes are active
 
-inline void gemm_f32_1x8(const gemm_f32_args& p) {
-    const __m256 alpha = _mm256_set1_ps(p.alpha), beta = _mm256_set1_ps(p.beta), zero = _mm256_setzero_ps();
-    for (std::int64_t i = 0; i < p.m; ++i) {
-        for (std::int64_t j = 0; j < p.n; j += 8) {
-            const __m256i mask = first_lanes(p.n - j);
-            __m256 acc = _mm256_setzero_ps();
-            for (std::int64_t l = 0; l < p.k; ++l) {
-                const float a = p.trans_a ? p.a[l * p.lda + i] : p.a[i * p.lda + l];
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(a), _mm256_maskload_ps(p.b + l * p.ldb + j, mask), acc);
-            }
-            float* c = p.c + i * p.ldc + j;
-            __m256 value = _mm256_mul_ps(alpha, acc);
-            if (p.beta != 0.0f) value = _mm256_add_ps(value, _mm256_mul_ps(beta, _mm256_maskload_ps(c, mask)));
-            if (p.bias != nullptr) value = _mm256_add_ps(value, _mm256_maskload_ps(p.bias + j, mask));
-            if (p.relu) value = _mm256_max_ps(zero, value);  // NaN passes through, as in the reference
-            _mm256_maskstore_ps(c, mask, value);
-        }
+    static reg zero() { return _mm256_setzero_ps(); }
+    static reg set1(float x) { return _mm256_set1_ps(x); }
+    static reg load(const float* p) { return _mm256_loadu_ps(p); }
+    static void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
+    static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
+    static reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
+    static reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
+    // max(0, x): vmaxps returns its second operand when either is NaN, so a NaN passes as in the reference.
+    static reg max_zero(reg x) { return _mm256_max_ps(_mm256_setzero_ps(), x); }
+    static float sum(reg v) {
+        alignas(32) float t[lanes];
+        _mm256_store_ps(t, v);
+        float s = 0.0f;
+        for (float x : t) s += x;
+        return s;
     }
-}
 
-inline bool gemm_f32_1x8_accepts(const gemm_f32_args& p) { return !p.trans_b; }
+    // Lanes [0, count) (count may be negative or exceed the width).
+    static mask first(std::int64_t count) {
+        const int n = count <= 0 ? 0 : count >= lanes ? lanes : static_cast<int>(count);
+        return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    }
+    static reg load_first(mask m, const float* p) { return _mm256_maskload_ps(p, m); }
+    static void store_first(mask m, float* p, reg v) { _mm256_maskstore_ps(p, m, v); }
+    static bool can_gather(std::int64_t stride) { return stride < (std::int64_t{1} << 31) / 4 / lanes; }
+    static reg gather_first(mask m, const float* p, std::int64_t stride) {
+        const __m256i index = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(stride)));
+        return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, index, _mm256_castsi256_ps(m), 4);
+    }
+};
+
+#include "../kernels/gemm_f32_kernels-inl.hpp"
+
+struct gemm_f32_6x16 : gemm_f32_kernel<6, 2> {
+    static constexpr const char* name = "avx2::gemm_f32_6x16";
+};
+
+inline void gemm_f32(const gemm_f32_args& p) { gemm_f32_blocked<gemm_f32_6x16>(p); }
 
 }  // namespace lanes::avx2
 LANES_TARGET_END

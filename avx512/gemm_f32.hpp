@@ -1,48 +1,77 @@
-// lanes avx512: a first FP32 GEMM kernel, one row of C and 16 columns (one zmm) at a time.
+// lanes avx512: FP32 GEMM and GEMV on zmm registers: kernels/gemm_f32_kernels-inl.hpp with 16 lanes.
 //
-// Register tile 1 x 16. Inner loop over k: vbroadcastss op(A)[i][l]; masked vmovups of B[l][j..j+15]
-// (zero-masking, so masked-off lanes are never read); vfmadd231ps into one accumulator.
-// Latency-bound (one dependent FMA chain), so far from peak: it exists so dispatch, tests and
-// benchmarks have an AVX-512 kernel from the start. op(B) must not be transposed.
-// (vmaxps returns its second operand when either is NaN, hence max(0, x) and not max(x, 0).)
+// Microkernel gemm_f32_14x32: MR x NR = 14 x 32, two zmm of 16 columns per row of C.
+//   zmm0..27   the accumulators c[i][0], c[i][1] for rows i = 0..13
+//   2 zmm      the current row of B, B[l][j..j+15] and B[l][j+16..j+31]
+//   1 zmm      the broadcast A[i][l]
+// Inner loop, once per l: 2 x vmovups (B), then 14 x { vbroadcastss A[i][l]; 2 x vfmadd231ps }.
+// That is 28 FMAs for 16 loads: the two FMA ports are the bottleneck (the two load ports are not),
+// and 28 independent accumulators cover the 4-cycle FMA latency 3.5 times over. 14 x 32 is the largest
+// tile whose accumulators, B row and broadcast fit the 32 registers; docs/gemm_f32.md compares it with
+// 8 x 48, 12 x 32 and 6 x 64 as measured here. Tails use AVX-512 masks: a masked-off lane is neither
+// read nor written. Packing reads a row-major A (or a transposed B) with vgatherdps, one column of the
+// panel per instruction.
 #pragma once
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "../kernels/gemm.hpp"
+#include "../kernels/gemm_driver.hpp"
 #include "../kernels/target.hpp"
 
 LANES_TARGET_BEGIN(LANES_TARGET_AVX512)
 namespace lanes::avx512 {
 
-// Lanes [0, count) set (count may exceed 16).
-inline __mmask16 first_lanes(std::int64_t count) {
-    return count >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << count) - 1u);
-}
+// The vector operations the shared kernels are written in, on zmm registers.
+struct vec {
+    static constexpr isa level = isa::avx512;
+    static constexpr int lanes = 16;
+    using reg = __m512;
+    using mask = __mmask16;
 
-inline void gemm_f32_1x16(const gemm_f32_args& p) {
-    const __m512 alpha = _mm512_set1_ps(p.alpha), beta = _mm512_set1_ps(p.beta), zero = _mm512_setzero_ps();
-    for (std::int64_t i = 0; i < p.m; ++i) {
-        for (std::int64_t j = 0; j < p.n; j += 16) {
-            const __mmask16 mask = first_lanes(p.n - j);
-            __m512 acc = _mm512_setzero_ps();
-            for (std::int64_t l = 0; l < p.k; ++l) {
-                const float a = p.trans_a ? p.a[l * p.lda + i] : p.a[i * p.lda + l];
-                acc = _mm512_fmadd_ps(_mm512_set1_ps(a), _mm512_maskz_loadu_ps(mask, p.b + l * p.ldb + j), acc);
-            }
-            float* c = p.c + i * p.ldc + j;
-            __m512 value = _mm512_mul_ps(alpha, acc);
-            if (p.beta != 0.0f) value = _mm512_add_ps(value, _mm512_mul_ps(beta, _mm512_maskz_loadu_ps(mask, c)));
-            if (p.bias != nullptr) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, p.bias + j));
-            if (p.relu) value = _mm512_maskz_max_ps(0xffff, zero, value);  // NaN passes through, as in the reference
-            _mm512_mask_storeu_ps(c, mask, value);
-        }
+    static reg zero() { return _mm512_setzero_ps(); }
+    static reg set1(float x) { return _mm512_set1_ps(x); }
+    static reg load(const float* p) { return _mm512_loadu_ps(p); }
+    static void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
+    static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
+    static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
+    static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
+    // max(0, x): vmaxps returns its second operand when either is NaN, so a NaN passes as in the reference.
+    static reg max_zero(reg x) { return _mm512_maskz_max_ps(0xffff, _mm512_setzero_ps(), x); }
+    static float sum(reg v) {
+        alignas(64) float t[lanes];
+        _mm512_store_ps(t, v);
+        float s = 0.0f;
+        for (float x : t) s += x;
+        return s;
     }
-}
 
-inline bool gemm_f32_1x16_accepts(const gemm_f32_args& p) { return !p.trans_b; }
+    // Lanes [0, count) (count may be negative or exceed the width).
+    static mask first(std::int64_t count) {
+        if (count <= 0) return 0;
+        return count >= lanes ? static_cast<mask>(0xffff) : static_cast<mask>((1u << count) - 1u);
+    }
+    static reg load_first(mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+    static void store_first(mask m, float* p, reg v) { _mm512_mask_storeu_ps(p, m, v); }
+    // Lane i = p[i * stride] for the lanes in m, 0 elsewhere; the byte offsets must fit in int32.
+    static bool can_gather(std::int64_t stride) { return stride < (std::int64_t{1} << 31) / 4 / lanes; }
+    static reg gather_first(mask m, const float* p, std::int64_t stride) {
+        const __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                 _mm512_set1_epi32(static_cast<int>(stride)));
+        return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, index, p, 4);
+    }
+};
+
+#include "../kernels/gemm_f32_kernels-inl.hpp"
+
+struct gemm_f32_14x32 : gemm_f32_kernel<14, 2> {
+    static constexpr const char* name = "avx512::gemm_f32_14x32";
+};
+
+inline void gemm_f32(const gemm_f32_args& p) { gemm_f32_blocked<gemm_f32_14x32>(p); }
 
 }  // namespace lanes::avx512
 LANES_TARGET_END

@@ -6,14 +6,17 @@
 // run_at(level, args) to run a specific level. `lanes info` lists what every operation resolved to.
 #pragma once
 
+#include <string_view>
 #include <vector>
 
 #include "../reference/conv.hpp"
 #include "../reference/eltwise.hpp"
 #include "../reference/gemm.hpp"
 #include "../reference/pool.hpp"
+#include "../portable/gemm_f32.hpp"
 #include "cpu.hpp"
 #include "dispatch.hpp"
+#include "gemm_driver.hpp"
 #if LANES_X86
 #include "../avx2/gemm_f32.hpp"
 #include "../avx512/gemm_f32.hpp"
@@ -24,14 +27,43 @@ namespace lanes {
 // ---- The tables, best kernel first; each ends with the reference. ----------------------------
 namespace tables {
 
+// The portable (xsimd) kernels sit at level ref: they need nothing beyond the consumer's own flags.
 inline constexpr kernel_entry<gemm_f32_args> gemm_f32[] = {
 #if LANES_X86
-    {isa::avx512, "avx512::gemm_f32_1x16", &avx512::gemm_f32_1x16, &avx512::gemm_f32_1x16_accepts},
-    {isa::avx2, "avx2::gemm_f32_1x8", &avx2::gemm_f32_1x8, &avx2::gemm_f32_1x8_accepts},
+    {isa::avx512, "avx512::gemm_f32_small_m", &avx512::gemm_f32_small_m, &avx512::gemm_f32_small_m_accepts},
+    {isa::avx512, avx512::gemm_f32_14x32::name, &avx512::gemm_f32},
+    {isa::avx2, "avx2::gemm_f32_small_m", &avx2::gemm_f32_small_m, &avx2::gemm_f32_small_m_accepts},
+    {isa::avx2, avx2::gemm_f32_6x16::name, &avx2::gemm_f32},
 #endif
+    {isa::ref, "portable::gemm_f32_small_m", &portable::gemm_f32_small_m, &portable::gemm_f32_small_m_accepts},
+    {isa::ref, portable::gemm_f32_6x2v::name, &portable::gemm_f32},
     {isa::ref, "ref::gemm_f32", &ref::gemm_f32},
 };
-inline constexpr kernel_entry<gemv_f32_args> gemv_f32[] = {{isa::ref, "ref::gemv_f32", &ref::gemv_f32}};
+inline constexpr kernel_entry<gemv_f32_args> gemv_f32[] = {
+#if LANES_X86
+    {isa::avx512, "avx512::gemv_f32", &avx512::gemv_f32},
+    {isa::avx2, "avx2::gemv_f32", &avx2::gemv_f32},
+#endif
+    {isa::ref, "portable::gemv_f32", &portable::gemv_f32},
+    {isa::ref, "ref::gemv_f32", &ref::gemv_f32},
+};
+
+// Microkernels that can prepack B, best first (see pack_gemm_f32_b below).
+struct gemm_f32_packer {
+    isa level;
+    const char* name;
+    packed_b_f32 (*pack)(const gemm_f32_args&);
+    void (*run)(const gemm_f32_args&, const packed_b_f32*);
+};
+inline constexpr gemm_f32_packer gemm_f32_packers[] = {
+#if LANES_X86
+    {isa::avx512, avx512::gemm_f32_14x32::name, &packed_b_f32::pack<avx512::gemm_f32_14x32>,
+     &gemm_f32_blocked<avx512::gemm_f32_14x32>},
+    {isa::avx2, avx2::gemm_f32_6x16::name, &packed_b_f32::pack<avx2::gemm_f32_6x16>, &gemm_f32_blocked<avx2::gemm_f32_6x16>},
+#endif
+    {isa::ref, portable::gemm_f32_6x2v::name, &packed_b_f32::pack<portable::gemm_f32_6x2v>,
+     &gemm_f32_blocked<portable::gemm_f32_6x2v>},
+};
 inline constexpr kernel_entry<gemm_u8s8_args> gemm_u8s8[] = {{isa::ref, "ref::gemm_u8s8", &ref::gemm_u8s8}};
 inline constexpr kernel_entry<gemv_u8s8_args> gemv_u8s8[] = {{isa::ref, "ref::gemv_u8s8", &ref::gemv_u8s8}};
 inline constexpr kernel_entry<conv2d_f32_args> conv2d_f32[] = {{isa::ref, "ref::conv2d_f32", &ref::conv2d_f32}};
@@ -86,6 +118,48 @@ inline void add_u8(const add_u8_args& args) { kernels::add_u8(args); }
 inline void softmax(const softmax_args& args) { kernels::softmax(args); }
 inline void quantize(const quantize_args& args) { kernels::quantize(args); }
 inline void dequantize(const dequantize_args& args) { kernels::dequantize(args); }
+
+// ---- Prepacked B (weights) ------------------------------------------------------------------------
+//
+//     lanes::gemm_f32_args w;  w.k = ic; w.n = oc; w.b = weights; w.ldb = ic; w.trans_b = true;
+//     const lanes::packed_b_f32 packed = lanes::pack_gemm_f32_b(w);      // once, at load
+//     lanes::gemm_f32_packed(args, packed);                               // many times; args.b is ignored
+//
+// pack_gemm_f32_b packs op(B) (k x n, from b/ldb/trans_b of its argument) for the best microkernel
+// usable under the current cap. gemm_f32_packed runs that same microkernel, so it needs the packing
+// kernel's level to be usable and allowed by the cap at the time of the call.
+inline packed_b_f32 pack_gemm_f32_b(const gemm_f32_args& p) {
+    const arg_check check{"pack_gemm_f32_b"};
+    check.positive("k", p.k);
+    check.positive("n", p.n);
+    check.not_null("b", p.b);
+    if (p.trans_b) check.matrix("B", "ldb", p.n, p.k, p.ldb, "n x k, transposed");
+    else check.matrix("B", "ldb", p.k, p.n, p.ldb, "k x n");
+    for (const tables::gemm_f32_packer& packer : tables::gemm_f32_packers)
+        if (packer.level <= isa_cap() && usable(packer.level)) return packer.pack(p);
+    fail("pack_gemm_f32_b: no packing kernel is usable");
+}
+
+inline void gemm_f32_packed(const gemm_f32_args& p, const packed_b_f32& b) {
+    const arg_check check{"gemm_f32_packed"};
+    check.positive("m", p.m);
+    check.not_null("a", p.a);
+    check.not_null("c", p.c);
+    if (b.empty()) fail("gemm_f32_packed: the packed B is empty");
+    if (p.k != b.k() || p.n != b.n())
+        fail("gemm_f32_packed: k = ", p.k, " and n = ", p.n, " do not match the packed B, which is ", b.k(), " x ", b.n());
+    if (p.trans_a) check.matrix("A", "lda", p.k, p.m, p.lda, "k x m, transposed");
+    else check.matrix("A", "lda", p.m, p.k, p.lda, "m x k");
+    check.matrix("C", "ldc", p.m, p.n, p.ldc, "m x n");
+    if (b.level() > isa_cap())
+        fail("gemm_f32_packed: B was packed for ", b.kernel(), " but the ISA cap is ", isa_name(isa_cap()), "; pack it again");
+    for (const tables::gemm_f32_packer& packer : tables::gemm_f32_packers) {
+        if (std::string_view(packer.name) != b.kernel()) continue;
+        require_usable(packer.level, "gemm_f32_packed");
+        return packer.run(p, &b);
+    }
+    fail("gemm_f32_packed: no kernel reads B packed by ", b.kernel());
+}
 
 // ---- What each operation resolves to, for `lanes info` and tests. --------------------------------
 struct operation_choice {

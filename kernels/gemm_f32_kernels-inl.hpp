@@ -1,0 +1,271 @@
+// lanes: the FP32 GEMM microkernel, its packing and the GEMV loops, written once for every vector width.
+//
+// This file is included once per ISA, inside that ISA's namespace and target region (no include guard,
+// like Highway's -inl.h headers), after the ISA has defined `vec`: its vector register type and the
+// dozen operations used below (load, fmadd, masked load/store of the first lanes, gather, ...). The
+// AVX-512, AVX2 and portable (xsimd) kernels are therefore the same source compiled three times, each
+// copy a distinct symbol in lanes::avx512, lanes::avx2 or lanes::portable.
+//
+// Needs: <algorithm>, <cstdint>, kernels/gemm.hpp and kernels/gemm_driver.hpp, included before the
+// target region begins.
+
+// ---- The microkernel: an MR x (NV * lanes) tile of C in MR * NV vector registers ------------------------
+//
+// Inner loop, once per l in [0, kc):
+//     load the NV vectors of B's row l                              (NV loads)
+//     for each row i: broadcast A[i][l]; NV fmadds into c[i][*]    (MR broadcasts, MR * NV FMAs)
+// MR * NV independent accumulators hide the FMA latency; MR and NV are chosen per ISA so that the
+// accumulators, the NV B vectors and one broadcast fill the register file (docs/gemm_f32.md).
+template <int MR, int NV>
+struct gemm_f32_kernel {
+    static constexpr isa level = vec::level;
+    static constexpr int mr = MR, nr = NV * vec::lanes;
+
+    // op(A) rows [i0, i0 + mc) x columns [p0, p0 + kc) into MR-row panels (pack_a_panels' layout).
+    // A row-major A is read one column at a time with a gather of the MR rows.
+    static void pack_a(const gemm_f32_args& p, std::int64_t i0, std::int64_t p0, std::int64_t mc, std::int64_t kc,
+                       float* dst) {
+        if (p.trans_a || MR > vec::lanes || !vec::can_gather(p.lda)) return pack_a_panels<MR>(p, i0, p0, mc, kc, dst);
+        for (std::int64_t r = 0; r < mc; r += MR, dst += MR * kc) {
+            const typename vec::mask rows = vec::first(std::min<std::int64_t>(MR, mc - r)), all = vec::first(MR);
+            const float* src = p.a + (i0 + r) * p.lda + p0;
+            for (std::int64_t l = 0; l < kc; ++l) vec::store_first(all, dst + l * MR, vec::gather_first(rows, src + l, p.lda));
+        }
+    }
+
+    // op(B) rows [p0, p0 + kc) x columns [j0, j0 + nc) into NR-column panels (pack_b_panels' layout).
+    // B is copied a vector at a time; a transposed B (n x k) is gathered NR rows at a time.
+    static void pack_b(const gemm_f32_args& p, std::int64_t p0, std::int64_t j0, std::int64_t kc, std::int64_t nc,
+                       float* dst) {
+        if (p.trans_b && !vec::can_gather(p.ldb)) return pack_b_panels<nr>(p, p0, j0, kc, nc, dst);
+        for (std::int64_t s = 0; s < nc; s += nr, dst += nr * kc) {
+            typename vec::mask cols[NV];
+            for (int v = 0; v < NV; ++v) cols[v] = vec::first(nc - s - v * vec::lanes);
+            if (!p.trans_b) {
+                const float* src = p.b + p0 * p.ldb + j0 + s;
+                for (std::int64_t l = 0; l < kc; ++l, src += p.ldb)
+                    for (int v = 0; v < NV; ++v) vec::store(dst + l * nr + v * vec::lanes, vec::load_first(cols[v], src + v * vec::lanes));
+            } else {
+                const float* src = p.b + (j0 + s) * p.ldb + p0;
+                for (std::int64_t l = 0; l < kc; ++l)
+                    for (int v = 0; v < NV; ++v)
+                        vec::store(dst + l * nr + v * vec::lanes, vec::gather_first(cols[v], src + v * vec::lanes * p.ldb + l, p.ldb));
+            }
+        }
+    }
+
+    // C tile += (packed MR-row panel of A) x (NR-column panel of B, rows b_stride apart).
+    static void tile(std::int64_t kc, const float* a, const float* b, std::int64_t b_stride, const gemm_tile_f32& t) {
+        multiply<false>(kc, a, 0, b, b_stride, t);
+    }
+    // The same with A read in place: row i of the tile is a + i * lda.
+    static void tile_direct(std::int64_t kc, const float* a, std::int64_t lda, const float* b, std::int64_t b_stride,
+                            const gemm_tile_f32& t) {
+        multiply<true>(kc, a, lda, b, b_stride, t);
+    }
+
+private:
+    template <bool a_in_place>
+    static void multiply(std::int64_t kc, const float* a, std::int64_t lda, const float* b, std::int64_t b_stride,
+                         const gemm_tile_f32& t) {
+        typename vec::reg c[MR][NV];
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) c[i][v] = vec::zero();
+
+        for (std::int64_t l = 0; l < kc; ++l) {
+            typename vec::reg row[NV];
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) row[v] = vec::load(b + v * vec::lanes);
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; ++i) {
+                const typename vec::reg a_il = vec::set1(a_in_place ? a[i * lda] : a[i]);
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; ++v) c[i][v] = vec::fmadd(a_il, row[v], c[i][v]);
+            }
+            a += a_in_place ? 1 : MR;
+            b += b_stride;
+        }
+
+        // Epilogue on the registers: alpha, the old C (times beta, or 1 for a later block of k), then
+        // bias and ReLU on the last block of k. Masks keep every access inside the m x n tile.
+        typename vec::mask cols[NV];
+        typename vec::reg bias[NV];
+        const typename vec::reg alpha = vec::set1(t.alpha), beta = vec::set1(t.beta);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) {
+            cols[v] = vec::first(t.n - v * vec::lanes);
+            bias[v] = t.bias != nullptr ? vec::load_first(cols[v], t.bias + v * vec::lanes) : vec::zero();
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+            if (i >= t.m) break;
+            float* out = t.c + i * t.ldc;
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) {
+                typename vec::reg x = vec::mul(alpha, c[i][v]);
+                if (t.beta != 0.0f) x = vec::add(x, vec::mul(beta, vec::load_first(cols[v], out + v * vec::lanes)));
+                if (t.bias != nullptr) x = vec::add(x, bias[v]);
+                if (t.relu) x = vec::max_zero(x);
+                vec::store_first(cols[v], out + v * vec::lanes, x);
+            }
+        }
+    }
+};
+
+// ---- Dot products of rows: C[i][j] = sum_l A[i][l] * W[j][l] ---------------------------------------------
+//
+// The memory-bound kernel behind GEMV (one row of A: y = W x) and the small-M GEMM with a transposed B
+// (a fully connected layer at batch 2..16, W in PyTorch's [out][in] order). Each row of W is streamed
+// from memory once: 4 rows of W stay in cache while the rows of A pass over them 4 at a time, 4 x 4 = 16
+// accumulators for 8 vector loads per 16 FMAs. Results get the GEMM epilogue (alpha, beta * C, bias, ReLU).
+struct dot_rows_args {
+    std::int64_t m = 0, n = 0, k = 0;
+    const float* a = nullptr;
+    std::int64_t lda = 0;
+    const float* w = nullptr;
+    std::int64_t ldw = 0;
+    float* c = nullptr;
+    std::int64_t ldc = 0;
+    float alpha = 1.0f, beta = 0.0f;
+    const float* bias = nullptr;
+    bool relu = false;
+};
+
+template <int RA, int RW>
+void dot_rows_block(const dot_rows_args& p, std::int64_t i0, std::int64_t j0) {
+    typename vec::reg acc[RA][RW];
+#pragma GCC unroll 4
+    for (int i = 0; i < RA; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < RW; ++j) acc[i][j] = vec::zero();
+    const float* a = p.a + i0 * p.lda;
+    const float* w = p.w + j0 * p.ldw;
+    std::int64_t l = 0;
+    for (; l + vec::lanes <= p.k; l += vec::lanes) {
+        typename vec::reg wv[RW];
+#pragma GCC unroll 4
+        for (int j = 0; j < RW; ++j) wv[j] = vec::load(w + j * p.ldw + l);
+#pragma GCC unroll 4
+        for (int i = 0; i < RA; ++i) {
+            const typename vec::reg av = vec::load(a + i * p.lda + l);
+#pragma GCC unroll 4
+            for (int j = 0; j < RW; ++j) acc[i][j] = vec::fmadd(av, wv[j], acc[i][j]);
+        }
+    }
+    if (l < p.k) {
+        const typename vec::mask rest = vec::first(p.k - l);
+#pragma GCC unroll 4
+        for (int i = 0; i < RA; ++i) {
+            const typename vec::reg av = vec::load_first(rest, a + i * p.lda + l);
+#pragma GCC unroll 4
+            for (int j = 0; j < RW; ++j) acc[i][j] = vec::fmadd(av, vec::load_first(rest, w + j * p.ldw + l), acc[i][j]);
+        }
+    }
+    for (int i = 0; i < RA; ++i) {
+        for (int j = 0; j < RW; ++j) {
+            float& c = p.c[(i0 + i) * p.ldc + j0 + j];
+            float value = p.alpha * vec::sum(acc[i][j]);
+            if (p.beta != 0.0f) value += p.beta * c;
+            if (p.bias != nullptr) value += p.bias[j0 + j];
+            c = p.relu && value < 0.0f ? 0.0f : value;
+        }
+    }
+}
+
+// All rows of A against RW rows of W, which stay in L1/L2 while the groups of A pass over them.
+template <int RW>
+void dot_rows_of_w(const dot_rows_args& p, std::int64_t j0) {
+    std::int64_t i = 0;
+    for (; i + 4 <= p.m; i += 4) dot_rows_block<4, RW>(p, i, j0);
+    switch (p.m - i) {
+        case 3: dot_rows_block<3, RW>(p, i, j0); break;
+        case 2: dot_rows_block<2, RW>(p, i, j0); break;
+        case 1: dot_rows_block<1, RW>(p, i, j0); break;
+        default: break;
+    }
+}
+
+inline void dot_rows(const dot_rows_args& p) {
+    std::int64_t j = 0;
+    for (; j + 4 <= p.n; j += 4) dot_rows_of_w<4>(p, j);
+    for (; j < p.n; ++j) dot_rows_of_w<1>(p, j);
+}
+
+// ---- GEMV --------------------------------------------------------------------------------------------------
+//
+// y = A x: each output is the dot product of a row of A with x (dot_rows with one row, x).
+// y = A^T x: y[j] = sum_i A[i][j] x[i]. A strip of 8 vectors of y stays in registers while every row of
+// A streams past: one broadcast of x[i] and 8 FMAs per row of the strip.
+inline void gemv_f32_transposed(const gemv_f32_args& p) {
+    constexpr int V = 8;
+    for (std::int64_t j0 = 0; j0 < p.cols; j0 += V * vec::lanes) {
+        typename vec::mask cols[V];
+        typename vec::reg acc[V];
+#pragma GCC unroll 8
+        for (int v = 0; v < V; ++v) {
+            cols[v] = vec::first(p.cols - j0 - v * vec::lanes);
+            acc[v] = vec::zero();
+        }
+        const bool full = p.cols - j0 >= V * vec::lanes;
+        for (std::int64_t i = 0; i < p.rows; ++i) {
+            const typename vec::reg xi = vec::set1(p.x[i]);
+            const float* row = p.a + i * p.lda + j0;
+            if (full) {
+#pragma GCC unroll 8
+                for (int v = 0; v < V; ++v) acc[v] = vec::fmadd(vec::load(row + v * vec::lanes), xi, acc[v]);
+            } else {
+#pragma GCC unroll 8
+                for (int v = 0; v < V; ++v) acc[v] = vec::fmadd(vec::load_first(cols[v], row + v * vec::lanes), xi, acc[v]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int v = 0; v < V; ++v) {
+            typename vec::reg y = acc[v];
+            if (p.bias != nullptr) y = vec::add(y, vec::load_first(cols[v], p.bias + j0 + v * vec::lanes));
+            if (p.relu) y = vec::max_zero(y);
+            vec::store_first(cols[v], p.y + j0 + v * vec::lanes, y);
+        }
+    }
+}
+
+inline void gemv_f32(const gemv_f32_args& p) {
+    if (p.trans) return gemv_f32_transposed(p);
+    dot_rows_args d;
+    d.m = 1;
+    d.n = p.rows;
+    d.k = p.cols;
+    d.a = p.x;
+    d.lda = p.cols;
+    d.w = p.a;
+    d.ldw = p.lda;
+    d.c = p.y;
+    d.ldc = p.rows;
+    d.bias = p.bias;
+    d.relu = p.relu;
+    dot_rows(d);
+}
+
+// GEMM with few rows of A and a transposed B: rows of B^T are streamed once per 4 rows of A.
+inline constexpr std::int64_t small_m_limit = 16;
+
+inline bool gemm_f32_small_m_accepts(const gemm_f32_args& p) { return p.m <= small_m_limit && p.trans_b && !p.trans_a; }
+
+inline void gemm_f32_small_m(const gemm_f32_args& p) {
+    dot_rows_args d;
+    d.m = p.m;
+    d.n = p.n;
+    d.k = p.k;
+    d.a = p.a;
+    d.lda = p.lda;
+    d.w = p.b;
+    d.ldw = p.ldb;
+    d.c = p.c;
+    d.ldc = p.ldc;
+    d.alpha = p.alpha;
+    d.beta = p.beta;
+    d.bias = p.bias;
+    d.relu = p.relu;
+    dot_rows(d);
+}

@@ -1,0 +1,333 @@
+// FP32 GEMM and GEMV: every kernel of the tables against the reference, within the bound derived in
+// helpers.hpp, over the sizes {1..33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1000}; leading
+// dimensions larger than the width, unaligned pointers, beta 0 / 1 / 0.5, alpha != 1, bias, ReLU,
+// transposes, prepacked B, and 1 against 2 threads.
+#include <gtest/gtest.h>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "helpers.hpp"
+#include "lanes.hpp"
+
+namespace {
+
+using namespace lanes;
+using lanes::test::buffer;
+
+std::vector<std::int64_t> issue_sizes() {
+    std::vector<std::int64_t> s;
+    for (std::int64_t v = 1; v <= 33; ++v) s.push_back(v);
+    for (std::int64_t v : {63, 64, 65, 127, 128, 129, 255, 256, 257, 1000}) s.push_back(v);
+    return s;
+}
+
+struct gemm_case {
+    std::int64_t m = 1, n = 1, k = 1;
+    bool trans_a = false, trans_b = false;
+    float alpha = 1.0f, beta = 0.0f;
+    bool bias = false, relu = false;
+    std::int64_t pad = 0;  // added to every leading dimension
+};
+
+std::string describe(const gemm_case& c) {
+    return "m=" + std::to_string(c.m) + " n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) +
+           " trans_a=" + std::to_string(c.trans_a) + " trans_b=" + std::to_string(c.trans_b) +
+           " alpha=" + std::to_string(c.alpha) + " beta=" + std::to_string(c.beta) + " bias=" + std::to_string(c.bias) +
+           " relu=" + std::to_string(c.relu) + " pad=" + std::to_string(c.pad);
+}
+
+// Runs `run` on a random problem of shape `c` and checks every element of C against the reference
+// within the derived bound, and that the columns between n and ldc were not touched.
+void check_gemm_f32(const gemm_case& c, const std::function<void(const gemm_f32_args&)>& run, const std::string& who,
+                    std::uint32_t seed) {
+    const std::int64_t lda = (c.trans_a ? c.m : c.k) + c.pad, ldb = (c.trans_b ? c.k : c.n) + c.pad, ldc = c.n + c.pad;
+    buffer<float> a(static_cast<std::size_t>((c.trans_a ? c.k : c.m) * lda)), b(static_cast<std::size_t>((c.trans_b ? c.n : c.k) * ldb));
+    buffer<float> out(static_cast<std::size_t>(c.m * ldc)), expected(out.size()), bias(static_cast<std::size_t>(c.n));
+    lanes::test::fill(a, lanes::test::random_floats(a.size(), seed));
+    lanes::test::fill(b, lanes::test::random_floats(b.size(), seed + 1));
+    lanes::test::fill(out, lanes::test::random_floats(out.size(), seed + 2));
+    lanes::test::fill(bias, lanes::test::random_floats(bias.size(), seed + 3));
+    const std::vector<float> c0(out.data(), out.data() + out.size());
+    if (c.beta == 0.0f)  // beta = 0: C is write-only, so a NaN in it must not leak into the result
+        for (std::int64_t i = 0; i < c.m; ++i) out[static_cast<std::size_t>(i * ldc)] = std::numeric_limits<float>::quiet_NaN();
+    std::memcpy(expected.data(), out.data(), out.size() * sizeof(float));
+
+    gemm_f32_args p{.m = c.m, .n = c.n, .k = c.k, .a = a.data(), .lda = lda, .b = b.data(), .ldb = ldb, .c = out.data(),
+                    .ldc = ldc, .trans_a = c.trans_a, .trans_b = c.trans_b, .alpha = c.alpha, .beta = c.beta,
+                    .bias = c.bias ? bias.data() : nullptr, .relu = c.relu};
+    gemm_f32_args q = p;
+    q.c = expected.data();
+    run(p);
+    ref::gemm_f32(q);
+
+    auto at_a = [&](std::int64_t i, std::int64_t l) { return a[static_cast<std::size_t>(c.trans_a ? l * lda + i : i * lda + l)]; };
+    auto at_b = [&](std::int64_t l, std::int64_t j) { return b[static_cast<std::size_t>(c.trans_b ? j * ldb + l : l * ldb + j)]; };
+    for (std::int64_t i = 0; i < c.m; ++i) {
+        for (std::int64_t j = 0; j < ldc; ++j) {
+            const std::size_t at = static_cast<std::size_t>(i * ldc + j);
+            if (j >= c.n) {
+                ASSERT_EQ(out[at], c0[at]) << who << " wrote outside C at " << i << "," << j << ": " << describe(c);
+                continue;
+            }
+            double magnitude = 0;
+            for (std::int64_t l = 0; l < c.k; ++l) magnitude += std::abs(static_cast<double>(at_a(i, l)) * at_b(l, j));
+            magnitude = std::abs(c.alpha) * magnitude + (c.beta != 0.0f ? std::abs(c.beta * c0[at]) : 0.0) +
+                        (c.bias ? std::abs(bias[static_cast<std::size_t>(j)]) : 0.0);
+            ASSERT_NEAR(out[at], expected[at], lanes::test::fp32_tolerance(c.k + 3, magnitude))
+                << who << " at " << i << "," << j << ": " << describe(c);
+        }
+    }
+}
+
+// The shapes of the sweep: each size of the list in each dimension, the other two dimensions taken
+// from the list in a fixed rotation, halved while the problem exceeds 2M multiply-adds (to keep the
+// reference fast enough for the sanitizer build). Variants rotate with the case number.
+std::vector<gemm_case> sweep_cases() {
+    const std::vector<std::int64_t> sizes = issue_sizes();
+    const std::size_t count = sizes.size();
+    std::vector<gemm_case> cases;
+    for (std::size_t idx = 0; idx < count; ++idx) {
+        for (int dim = 0; dim < 3; ++dim) {
+            std::int64_t m = dim == 0 ? sizes[idx] : sizes[(idx * 7 + 3) % count];
+            std::int64_t n = dim == 1 ? sizes[idx] : sizes[(idx * 13 + 1) % count];
+            std::int64_t k = dim == 2 ? sizes[idx] : sizes[(idx * 5 + 8) % count];
+            while (m * n * k > 2'000'000) {
+                std::int64_t* largest = nullptr;
+                for (std::int64_t* x : {&m, &n, &k})
+                    if ((x == &m && dim == 0) || (x == &n && dim == 1) || (x == &k && dim == 2)) continue;
+                    else if (largest == nullptr || *x > *largest) largest = x;
+                *largest = std::max<std::int64_t>(1, *largest / 2);
+            }
+            const std::size_t v = cases.size();
+            gemm_case c;
+            c.m = m;
+            c.n = n;
+            c.k = k;
+            c.trans_a = v % 3 == 1;
+            c.trans_b = v % 4 == 3;
+            c.alpha = v % 2 ? 0.75f : 1.0f;
+            c.beta = v % 3 == 0 ? 0.0f : (v % 3 == 1 ? 1.0f : 0.5f);
+            c.bias = v % 2 == 0;
+            c.relu = v % 5 == 0;
+            c.pad = static_cast<std::int64_t>(v % 3);
+            cases.push_back(c);
+        }
+    }
+    return cases;
+}
+
+// ---- One test per kernel of the gemm_f32 table -----------------------------------------------------
+
+class GemmF32Kernel : public ::testing::TestWithParam<std::size_t> {
+protected:
+    const kernel_entry<gemm_f32_args>& entry() const { return kernels::gemm_f32.table()[GetParam()]; }
+    void SetUp() override {
+        const std::string why = why_unusable(entry().level, cpu());
+        if (!why.empty()) GTEST_SKIP() << entry().name << " needs " << isa_name(entry().level) << ", not usable here: " << why;
+    }
+    void run(const gemm_f32_args& p) const {
+        validate(p);
+        entry().run(p);
+    }
+    // The case made acceptable to this kernel (the small-M kernel takes m <= 16 with a transposed B).
+    gemm_case fitted(gemm_case c) const {
+        gemm_f32_args probe{.m = c.m, .n = c.n, .k = c.k, .trans_a = c.trans_a, .trans_b = c.trans_b};
+        if (entry().accepts == nullptr || entry().accepts(probe)) return c;
+        c.m = std::min<std::int64_t>(c.m, 16);
+        c.trans_a = false;
+        c.trans_b = true;
+        probe = {.m = c.m, .n = c.n, .k = c.k, .trans_a = c.trans_a, .trans_b = c.trans_b};
+        EXPECT_TRUE(entry().accepts(probe)) << entry().name << " accepts none of the sweep's variants";
+        return c;
+    }
+};
+
+TEST_P(GemmF32Kernel, MatchesReferenceOverTheSizeSweep) {
+    std::uint32_t seed = 1000;
+    for (const gemm_case& c : sweep_cases()) {
+        check_gemm_f32(fitted(c), [&](const gemm_f32_args& p) { run(p); }, entry().name, seed += 10);
+        if (HasFatalFailure()) return;
+    }
+}
+
+TEST_P(GemmF32Kernel, EveryEpilogueAndLayoutOnBlockBoundaries) {
+    // k beyond one KC block (several blocks accumulate into C), m and n beyond one MC / NR block.
+    std::uint32_t seed = 5000;
+    for (const std::int64_t k : {383, 384, 385, 1000})
+        for (const bool trans_a : {false, true})
+            for (const bool trans_b : {false, true})
+                for (const float beta : {0.0f, 1.0f, 0.5f}) {
+                    gemm_case c{.m = 45, .n = 70, .k = k, .trans_a = trans_a, .trans_b = trans_b, .alpha = 0.5f, .beta = beta,
+                                .bias = beta != 1.0f, .relu = beta != 0.5f, .pad = 5};
+                    check_gemm_f32(fitted(c), [&](const gemm_f32_args& p) { run(p); }, entry().name, seed += 10);
+                    if (HasFatalFailure()) return;
+                }
+}
+
+TEST_P(GemmF32Kernel, OneAndTwoThreadsGiveIdenticalResults) {
+#if defined(_OPENMP)
+    const std::int64_t m = 300, n = 200, k = 500;  // above the threading threshold
+    for (const bool trans_b : {false, true}) {
+        gemm_case c = fitted({.m = m, .n = n, .k = k, .trans_b = trans_b, .alpha = 1.0f, .beta = 0.5f, .bias = true, .relu = true});
+        const auto a = lanes::test::random_floats(static_cast<std::size_t>(c.m * c.k), 1);
+        const auto b = lanes::test::random_floats(static_cast<std::size_t>(c.k * c.n), 2);
+        const auto bias = lanes::test::random_floats(static_cast<std::size_t>(c.n), 3);
+        std::vector<float> one = lanes::test::random_floats(static_cast<std::size_t>(c.m * c.n), 4), two = one;
+        gemm_f32_args p{.m = c.m, .n = c.n, .k = c.k, .a = a.data(), .lda = c.k, .b = b.data(), .ldb = c.trans_b ? c.k : c.n,
+                        .c = one.data(), .ldc = c.n, .trans_b = c.trans_b, .beta = 0.5f, .bias = bias.data(), .relu = true};
+        const int saved = omp_get_max_threads();
+        omp_set_num_threads(1);
+        run(p);
+        omp_set_num_threads(2);
+        p.c = two.data();
+        run(p);
+        omp_set_num_threads(saved);
+        EXPECT_EQ(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)), 0) << entry().name << " trans_b=" << trans_b;
+    }
+#else
+    GTEST_SKIP() << "built without OpenMP";
+#endif
+}
+
+std::string kernel_name(const ::testing::TestParamInfo<std::size_t>& info) {
+    std::string name = kernels::gemm_f32.table()[info.param].name;
+    for (char& ch : name)
+        if (ch == ':') ch = '_';
+    return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, GemmF32Kernel, ::testing::Range<std::size_t>(0, kernels::gemm_f32.table().size()), kernel_name);
+
+// ---- Prepacked B --------------------------------------------------------------------------------------
+
+class GemmF32Packed : public ::testing::TestWithParam<std::size_t> {
+protected:
+    const tables::gemm_f32_packer& packer() const { return tables::gemm_f32_packers[GetParam()]; }
+    void SetUp() override {
+        const std::string why = why_unusable(packer().level, cpu());
+        if (!why.empty()) GTEST_SKIP() << packer().name << " needs " << isa_name(packer().level) << ", not usable here: " << why;
+    }
+};
+
+TEST_P(GemmF32Packed, MatchesReferenceAndRemembersItsKernel) {
+    std::uint32_t seed = 9000;
+    for (const gemm_case& base : {gemm_case{.m = 1, .n = 1, .k = 1}, gemm_case{.m = 33, .n = 65, .k = 129, .trans_b = true, .bias = true},
+                                  gemm_case{.m = 64, .n = 257, .k = 1000, .alpha = 0.5f, .beta = 1.0f, .pad = 3},
+                                  gemm_case{.m = 17, .n = 1000, .k = 63, .trans_a = true, .trans_b = true, .beta = 0.5f, .relu = true, .pad = 1}}) {
+        check_gemm_f32(base, [&](const gemm_f32_args& p) {
+            const packed_b_f32 packed = packer().pack(p);
+            EXPECT_EQ(std::string(packed.kernel()), packer().name);
+            EXPECT_EQ(packed.level(), packer().level);
+            gemm_f32_args without_b = p;
+            without_b.b = nullptr;  // the packed call never reads args.b
+            lanes::gemm_f32_packed(without_b, packed);
+        }, packer().name, seed += 10);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Packers, GemmF32Packed, ::testing::Range<std::size_t>(0, std::size(tables::gemm_f32_packers)),
+                         [](const ::testing::TestParamInfo<std::size_t>& info) {
+                             std::string name = tables::gemm_f32_packers[info.param].name;
+                             for (char& ch : name)
+                                 if (ch == ':') ch = '_';
+                             return name;
+                         });
+
+TEST(GemmF32PackedErrors, MismatchedShapeEmptyMatrixAndLoweredCapAreReported) {
+    const auto b = lanes::test::random_floats(6, 1);
+    float a[6] = {}, c[9] = {};
+    const packed_b_f32 packed = pack_gemm_f32_b({.n = 3, .k = 2, .b = b.data(), .ldb = 3});
+    EXPECT_LANES_ERROR(gemm_f32_packed({.m = 3, .n = 3, .k = 1, .a = a, .lda = 2, .c = c, .ldc = 3}, packed),
+                       "k = 1 and n = 3 do not match the packed B, which is 2 x 3");
+    EXPECT_LANES_ERROR(gemm_f32_packed({.m = 3, .n = 3, .k = 2, .a = a, .lda = 2, .c = c, .ldc = 3}, packed_b_f32{}),
+                       "the packed B is empty");
+    EXPECT_LANES_ERROR(pack_gemm_f32_b({.n = 3, .k = 2, .b = b.data(), .ldb = 2}), "ldb = 2 is smaller than");
+    if (packed.level() == isa::ref) GTEST_SKIP() << "B was packed by the portable kernel: no lower cap to test";
+    set_isa_cap(isa::ref);
+    EXPECT_LANES_ERROR(gemm_f32_packed({.m = 3, .n = 3, .k = 2, .a = a, .lda = 2, .c = c, .ldc = 3}, packed),
+                       "but the ISA cap is ref; pack it again");
+    set_isa_cap(best_usable());
+}
+
+// ---- GEMV -----------------------------------------------------------------------------------------------
+
+class GemvF32Kernel : public ::testing::TestWithParam<std::size_t> {
+protected:
+    const kernel_entry<gemv_f32_args>& entry() const { return kernels::gemv_f32.table()[GetParam()]; }
+    void SetUp() override {
+        const std::string why = why_unusable(entry().level, cpu());
+        if (!why.empty()) GTEST_SKIP() << entry().name << " needs " << isa_name(entry().level) << ", not usable here: " << why;
+    }
+};
+
+TEST_P(GemvF32Kernel, MatchesReferenceBothOrientations) {
+    const std::vector<std::int64_t> sizes = issue_sizes();
+    std::uint32_t seed = 7000;
+    std::size_t v = 0;
+    for (const std::int64_t rows : sizes) {
+        for (const bool trans : {false, true}) {
+            const std::int64_t cols = sizes[(v * 7 + 5) % sizes.size()], lda = cols + static_cast<std::int64_t>(v % 3);
+            const std::int64_t outputs = trans ? cols : rows, depth = trans ? rows : cols;
+            buffer<float> a(static_cast<std::size_t>(rows * lda)), x(static_cast<std::size_t>(depth)), bias(static_cast<std::size_t>(outputs));
+            buffer<float> y(static_cast<std::size_t>(outputs) + 1), expected(y.size());
+            lanes::test::fill(a, lanes::test::random_floats(a.size(), seed));
+            lanes::test::fill(x, lanes::test::random_floats(x.size(), seed + 1));
+            lanes::test::fill(bias, lanes::test::random_floats(bias.size(), seed + 2));
+            y[static_cast<std::size_t>(outputs)] = expected[static_cast<std::size_t>(outputs)] = 42.0f;  // past the end
+            gemv_f32_args p{.rows = rows, .cols = cols, .a = a.data(), .lda = lda, .x = x.data(), .y = y.data(), .trans = trans,
+                            .bias = v % 2 ? bias.data() : nullptr, .relu = v % 3 == 0};
+            validate(p);
+            entry().run(p);
+            p.y = expected.data();
+            ref::gemv_f32(p);
+            EXPECT_EQ(y[static_cast<std::size_t>(outputs)], 42.0f) << entry().name << " wrote past y";
+            for (std::int64_t i = 0; i < outputs; ++i) {
+                double magnitude = p.bias ? std::abs(bias[static_cast<std::size_t>(i)]) : 0.0;
+                for (std::int64_t l = 0; l < depth; ++l)
+                    magnitude += std::abs(static_cast<double>(trans ? a[static_cast<std::size_t>(l * lda + i)] : a[static_cast<std::size_t>(i * lda + l)]) *
+                                          x[static_cast<std::size_t>(l)]);
+                ASSERT_NEAR(y[static_cast<std::size_t>(i)], expected[static_cast<std::size_t>(i)], lanes::test::fp32_tolerance(depth + 1, magnitude))
+                    << entry().name << " rows=" << rows << " cols=" << cols << " trans=" << trans << " at " << i;
+            }
+            seed += 10;
+            ++v;
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, GemvF32Kernel, ::testing::Range<std::size_t>(0, kernels::gemv_f32.table().size()),
+                         [](const ::testing::TestParamInfo<std::size_t>& info) {
+                             std::string name = kernels::gemv_f32.table()[info.param].name;
+                             for (char& ch : name)
+                                 if (ch == ':') ch = '_';
+                             return name;
+                         });
+
+// ---- Block sizes --------------------------------------------------------------------------------------
+
+TEST(GemmBlocks, FollowTheDocumentedRuleAndStayInRange) {
+    cpu_info c;
+    c.l1d_kib = 48;
+    c.l2_kib = 2048;
+    c.l3_kib = 491520;  // a virtual machine's report: the NC cap applies
+    c.cores = 2;
+    const gemm_blocks b = choose_gemm_blocks(14, 32, 4, c);
+    EXPECT_EQ(b.kc, 384);           // 48 KiB / (32 * 4 B)
+    EXPECT_EQ(b.mc, 2048 * 1024 / 8 / (384 * 4) / 14 * 14);  // 170 -> 168
+    EXPECT_EQ(b.nc, 4096);
+    const gemm_blocks unknown = choose_gemm_blocks(6, 16, 4, cpu_info{});
+    EXPECT_EQ(unknown.kc, 512);  // 32 KiB / 64 B = 512
+    EXPECT_EQ(unknown.mc % 6, 0);
+    EXPECT_GT(unknown.nc, 0);
+}
+
+}  // namespace

@@ -1,11 +1,12 @@
-// lanes kernel benchmarks. Every kernel of every table that can run here is registered under
-// op/isa/shape, so a new kernel added to a table is benchmarked with no change here.
+// lanes kernel benchmarks for the operations without a binary of their own (FP32 GEMM and GEMV are in
+// bench_gemm_f32.cpp). Every kernel of the table that can run here is registered under op/isa/shape,
+// so a new kernel added to a table is benchmarked with no change here.
 //
 // Counters: GFLOP/s (GOP/s for INT8) and pct_peak, the share of this core's measured peak for the
-// instruction family that kernel's level uses (kernels/peak.hpp); GB/s for the memory-bound GEMV.
+// instruction family that kernel's level uses (kernels/peak.hpp).
 // The peak is measured once at start-up and printed in the context header.
 //
-//     taskset -c 1 build/bench/bench_kernels --benchmark_filter='gemm_f32/.*/256'
+//     taskset -c 1 build/bench/bench_kernels --benchmark_filter='gemm_u8s8/.*/256'
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -27,7 +28,6 @@ struct gemm_shape {
 
 const std::vector<gemm_shape> square_shapes = {{64, 64, 64}, {128, 128, 128}, {256, 256, 256}, {512, 512, 512}};
 
-std::vector<float> filled(std::size_t count, float value) { return std::vector<float>(count, value); }
 
 // Runs body() once per benchmark iteration and returns the wall seconds per iteration. Timed here
 // (not through Google Benchmark's rate counters) so the counters print as plain numbers.
@@ -46,45 +46,6 @@ double timed_loop(benchmark::State& state, Body&& body) {
 void set_rate_counters(benchmark::State& state, const char* name, double ops, double seconds, double peak) {
     state.counters[name] = ops / seconds / 1e9;
     if (peak > 0) state.counters["pct_peak"] = 100.0 * ops / seconds / peak;
-}
-
-void register_gemm_f32() {
-    for (const auto& entry : lanes::tables::gemm_f32) {
-        if (!lanes::usable(entry.level)) continue;
-        for (const gemm_shape& s : square_shapes) {
-            if (entry.level == isa::ref && s.m > 256) continue;  // the reference is slow; 256 says enough
-            const std::string name = std::string("gemm_f32/") + lanes::isa_name(entry.level) + "/" + s.label();
-            benchmark::RegisterBenchmark(name.c_str(), [entry, s](benchmark::State& state) {
-                auto a = filled(static_cast<std::size_t>(s.m * s.k), 0.5f), b = filled(static_cast<std::size_t>(s.k * s.n), 0.25f);
-                auto c = filled(static_cast<std::size_t>(s.m * s.n), 0.0f);
-                const lanes::gemm_f32_args p{.m = s.m, .n = s.n, .k = s.k, .a = a.data(), .lda = s.k, .b = b.data(),
-                                             .ldb = s.n, .c = c.data(), .ldc = s.n};
-                const double seconds = timed_loop(state, [&] { entry.run(p); });
-                set_rate_counters(state, "GFLOP/s", 2.0 * static_cast<double>(s.m * s.n * s.k), seconds,
-                                  lanes::peak_ops_per_second(lanes::machine_peaks(), entry.level, false));
-            })->Unit(benchmark::kMicrosecond);
-        }
-    }
-}
-
-void register_gemv_f32() {
-    for (const auto& entry : lanes::tables::gemv_f32) {
-        if (!lanes::usable(entry.level)) continue;
-        for (const auto& shape : {std::pair<std::int64_t, std::int64_t>{1000, 2048}, {4096, 4096}}) {
-            const std::int64_t rows = shape.first, cols = shape.second;
-            const std::string name = std::string("gemv_f32/") + lanes::isa_name(entry.level) + "/" + std::to_string(rows) + "x" + std::to_string(cols);
-            benchmark::RegisterBenchmark(name.c_str(), [entry, rows, cols](benchmark::State& state) {
-                auto a = filled(static_cast<std::size_t>(rows * cols), 0.5f), x = filled(static_cast<std::size_t>(cols), 1.0f);
-                auto y = filled(static_cast<std::size_t>(rows), 0.0f);
-                const lanes::gemv_f32_args p{.rows = rows, .cols = cols, .a = a.data(), .lda = cols, .x = x.data(), .y = y.data()};
-                const double seconds = timed_loop(state, [&] { entry.run(p); });
-                const double bytes = static_cast<double>(rows * cols) * sizeof(float);
-                state.counters["GB/s"] = bytes / seconds / 1e9;
-                const lanes::peak_figure& read = lanes::machine_peaks().read;
-                if (read.measured) state.counters["pct_read_bw"] = 100.0 * bytes / seconds / read.per_second;
-            })->Unit(benchmark::kMicrosecond);
-        }
-    }
 }
 
 void register_gemm_u8s8() {
@@ -122,8 +83,6 @@ int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     add_peak_context();
-    register_gemm_f32();
-    register_gemv_f32();
     register_gemm_u8s8();
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

@@ -73,6 +73,17 @@ private:
         for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) c[i][v] = vec::zero();
+        // Start fetching this tile's rows of C now, so that they have arrived by the epilogue.
+        for (std::int64_t i = 0; i < t.m; ++i) {
+            __builtin_prefetch(t.c + i * t.ldc, 1, 3);
+            __builtin_prefetch(t.c + i * t.ldc + t.n - 1, 1, 3);
+        }
+
+        // Where row i of A starts. In place, rows past the tile's m repeat its last row, whose products
+        // are computed but never stored, so that no row outside A is read.
+        std::int64_t row_at[MR];
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) row_at[i] = a_in_place ? std::min<std::int64_t>(i, t.m - 1) * lda : i;
 
         for (std::int64_t l = 0; l < kc; ++l) {
             typename vec::reg row[NV];
@@ -80,7 +91,7 @@ private:
             for (int v = 0; v < NV; ++v) row[v] = vec::load(b + v * vec::lanes);
 #pragma GCC unroll 16
             for (int i = 0; i < MR; ++i) {
-                const typename vec::reg a_il = vec::set1(a_in_place ? a[i * lda] : a[i]);
+                const typename vec::reg a_il = vec::set1(a[row_at[i]]);
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; ++v) c[i][v] = vec::fmadd(a_il, row[v], c[i][v]);
             }

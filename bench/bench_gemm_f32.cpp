@@ -1,0 +1,243 @@
+// FP32 GEMM and GEMV benchmarks, ours per ISA level and oneDNN / OpenBLAS on the same shapes.
+//
+// Names: gemm_f32/<contender>/<shape>, where contender is an ISA level of ours (the kernel dispatch
+// picks under that cap), "packed" (ours with B prepacked, the network's case), "onednn" (dnnl_sgemm)
+// or "openblas" (cblas_sgemm); shape is MxNxK with a tag (resnet50.layer3.3x3, alexnet.fc6, ...).
+// gemv_f32/... are the fully connected layers at batch 1 (y = W x, W in PyTorch's [out][in] order;
+// the peers get the same product as an M = 1 sgemm with B transposed).
+//
+// Counters: GFLOP/s, pct_peak (share of this core's measured FMA peak for the contender's ISA; the
+// peers are held to the AVX-512 peak), GB/s and pct_read_bw for GEMV, and on every peer `ratio` =
+// (peer time / our time) with ours at the best level, both timed alternately inside the same iteration
+// so that a noisy neighbour slows both alike. Everything is single-threaded; the threads benchmark
+// (gemm_f32_threads/...) reports 2 threads against 1, alternately, and must not be pinned to one core.
+//
+//     taskset -c 1 build/bench/bench_gemm_f32 --benchmark_repetitions=3 --benchmark_enable_random_interleaving
+//         --benchmark_filter=-threads --benchmark_format=json > gemm_f32.json
+//     /usr/bin/python3 bench/plot_gemm_f32.py gemm_f32.json docs/gemm_f32.png
+#include <benchmark/benchmark.h>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+#if defined(LANES_BENCH_DNNL)
+#include <dnnl.h>
+#endif
+#if defined(LANES_BENCH_OPENBLAS)
+#include <cblas.h>
+#endif
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "../lanes.hpp"
+
+namespace {
+
+using lanes::isa;
+using clock_type = std::chrono::steady_clock;
+
+struct shape {
+    const char* tag;
+    std::int64_t m, n, k;
+    bool trans_b = false;  // B stored n x k (a fully connected layer's weights)
+    std::string label() const {
+        return std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + (trans_b ? "t" : "") + "/" + tag;
+    }
+};
+
+// im2col GEMM of every distinct convolution at batch 1: M = OH*OW, N = OC, K = IC*KH*KW.
+const std::vector<shape> conv_shapes = {
+    {"resnet50.conv1", 12544, 64, 147},          {"resnet50.layer1.1x1a", 3136, 64, 64},
+    {"resnet50.layer1.3x3", 3136, 64, 576},      {"resnet50.layer1.1x1b", 3136, 256, 64},
+    {"resnet50.layer1.1x1c", 3136, 64, 256},     {"resnet50.layer2.1x1a", 3136, 128, 256},
+    {"resnet50.layer2.3x3", 784, 128, 1152},     {"resnet50.layer2.1x1b", 784, 512, 128},
+    {"resnet50.layer2.down", 784, 512, 256},     {"resnet50.layer2.1x1c", 784, 128, 512},
+    {"resnet50.layer3.1x1a", 784, 256, 512},     {"resnet50.layer3.3x3", 196, 256, 2304},
+    {"resnet50.layer3.1x1b", 196, 1024, 256},    {"resnet50.layer3.down", 196, 1024, 512},
+    {"resnet50.layer3.1x1c", 196, 256, 1024},    {"resnet50.layer4.1x1a", 196, 512, 1024},
+    {"resnet50.layer4.3x3", 49, 512, 4608},      {"resnet50.layer4.1x1b", 49, 2048, 512},
+    {"resnet50.layer4.down", 49, 2048, 1024},    {"resnet50.layer4.1x1c", 49, 512, 2048},
+    {"alexnet.conv1", 3025, 64, 363},            {"alexnet.conv2", 729, 192, 1600},
+    {"alexnet.conv3", 169, 384, 1728},           {"alexnet.conv4", 169, 256, 3456},
+    {"alexnet.conv5", 169, 256, 2304},
+};
+// Fully connected layers: n = out features, k = in features.
+const std::vector<shape> fc_shapes = {
+    {"resnet50.fc", 1, 1000, 2048, true}, {"alexnet.fc6", 1, 4096, 9216, true},
+    {"alexnet.fc7", 1, 4096, 4096, true}, {"alexnet.fc8", 1, 1000, 4096, true},
+};
+
+std::vector<shape> all_gemm_shapes() {
+    std::vector<shape> out;
+    for (std::int64_t s : {64, 128, 256, 512, 1024, 2048}) out.push_back({"square", s, s, s});
+    out.insert(out.end(), conv_shapes.begin(), conv_shapes.end());
+    for (shape s : fc_shapes) {
+        s.m = 16;  // batch 16
+        out.push_back(s);
+    }
+    return out;
+}
+
+struct problem {
+    std::vector<float> a, b, c;
+    lanes::gemm_f32_args args;
+    explicit problem(const shape& s)
+        : a(lanes_fill(s.m * s.k, 0.5f)), b(lanes_fill(s.k * s.n, 0.25f)), c(lanes_fill(s.m * s.n, 0.0f)) {
+        args = {.m = s.m, .n = s.n, .k = s.k, .a = a.data(), .lda = s.k, .b = b.data(), .ldb = s.trans_b ? s.k : s.n,
+                .c = c.data(), .ldc = s.n, .trans_b = s.trans_b};
+    }
+    static std::vector<float> lanes_fill(std::int64_t count, float value) { return std::vector<float>(static_cast<std::size_t>(count), value); }
+};
+
+using runner = std::function<void(const lanes::gemm_f32_args&)>;
+
+std::vector<std::pair<std::string, runner>> peers() {
+    std::vector<std::pair<std::string, runner>> out;
+#if defined(LANES_BENCH_DNNL)
+    out.emplace_back("onednn", [](const lanes::gemm_f32_args& p) {
+        dnnl_sgemm('N', p.trans_b ? 'T' : 'N', p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc);
+    });
+#endif
+#if defined(LANES_BENCH_OPENBLAS)
+    out.emplace_back("openblas", [](const lanes::gemm_f32_args& p) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, p.trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(p.m), static_cast<int>(p.n),
+                    static_cast<int>(p.k), p.alpha, p.a, static_cast<int>(p.lda), p.b, static_cast<int>(p.ldb), p.beta, p.c,
+                    static_cast<int>(p.ldc));
+    });
+#endif
+    return out;
+}
+
+double seconds_of(const std::function<void()>& f) {
+    const auto start = clock_type::now();
+    f();
+    benchmark::ClobberMemory();
+    return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+double fma_peak(isa level) { return lanes::peak_ops_per_second(lanes::machine_peaks(), level, false); }
+
+void set_flops(benchmark::State& state, double flops, double seconds, double peak) {
+    state.counters["GFLOP/s"] = flops / seconds / 1e9;
+    if (peak > 0) state.counters["pct_peak"] = 100.0 * flops / seconds / peak;
+}
+
+void set_bandwidth(benchmark::State& state, double bytes, double seconds) {
+    state.counters["GB/s"] = bytes / seconds / 1e9;
+    const lanes::peak_figure& read = lanes::machine_peaks().read;
+    if (read.measured) state.counters["pct_read_bw"] = 100.0 * bytes / seconds / read.per_second;
+}
+
+// One benchmark: `contender` and (when given) `ours` run alternately each iteration; the reported
+// time and rates are the contender's, and `ratio` = contender time / our time (a peer's ratio above 1
+// means ours is faster). The threads benchmark reports `speedup` = our 1-thread time / 2-thread time.
+void register_pair(const std::string& name, const std::function<void()>& contender, const std::function<void()>& ours,
+                   double flops, double bytes, double peak, bool speedup = false) {
+    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
+        double own = 0, reference = 0;
+        contender();  // warm-up: packing buffers, page faults, JIT
+        if (ours) ours();
+        for (auto _ : state) {
+            const double t = seconds_of(contender);
+            state.SetIterationTime(t);
+            own += t;
+            if (ours) reference += seconds_of(ours);
+        }
+        const double iterations = static_cast<double>(state.iterations());
+        set_flops(state, flops, own / iterations, peak);
+        if (bytes > 0) set_bandwidth(state, bytes, own / iterations);
+        if (ours && !speedup) state.counters["ratio"] = own / reference;
+        if (ours && speedup) state.counters["speedup"] = reference / own;
+    })->UseManualTime()->Unit(benchmark::kMicrosecond);
+}
+
+void register_gemm() {
+    const isa best = lanes::best_usable();
+    for (const shape& s : all_gemm_shapes()) {
+        auto p = std::make_shared<problem>(s);
+        const double flops = 2.0 * static_cast<double>(s.m * s.n * s.k);
+        for (isa level : lanes::all_isas) {
+            if (!lanes::usable(level) || level > isa::avx512) continue;
+            if (level == isa::avxvnni) continue;  // same FP32 kernels as avx2
+            if (level == isa::ref && flops > 2.2e9) continue;  // the portable kernel on SSE2: the small squares say enough
+            register_pair("gemm_f32/" + std::string(lanes::isa_name(level)) + "/" + s.label(),
+                          [p, level] { lanes::kernels::gemm_f32.run_at(level, p->args); }, nullptr, flops, 0, fma_peak(level));
+        }
+        auto packed = std::make_shared<lanes::packed_b_f32>(lanes::pack_gemm_f32_b(p->args));
+        register_pair("gemm_f32/packed/" + s.label(), [p, packed] { lanes::gemm_f32_packed(p->args, *packed); }, nullptr, flops, 0,
+                      fma_peak(packed->level()));
+        for (const auto& [peer, run] : peers())
+            register_pair("gemm_f32/" + peer + "/" + s.label(), [p, run] { run(p->args); },
+                          [p, best] { lanes::kernels::gemm_f32.run_at(best, p->args); }, flops, 0, fma_peak(isa::avx512));
+    }
+}
+
+void register_gemv() {
+    const isa best = lanes::best_usable();
+    for (const shape& s : fc_shapes) {
+        auto p = std::make_shared<problem>(s);
+        auto x = std::make_shared<std::vector<float>>(static_cast<std::size_t>(s.k), 1.0f);
+        auto y = std::make_shared<std::vector<float>>(static_cast<std::size_t>(s.n), 0.0f);
+        const lanes::gemv_f32_args g{.rows = s.n, .cols = s.k, .a = p->b.data(), .lda = s.k, .x = x->data(), .y = y->data()};
+        const double flops = 2.0 * static_cast<double>(s.n * s.k), bytes = 4.0 * static_cast<double>(s.n * s.k);
+        const std::string label = std::to_string(s.n) + "x" + std::to_string(s.k) + "/" + s.tag;
+        for (isa level : lanes::all_isas) {
+            if (!lanes::usable(level) || level > isa::avx512 || level == isa::avxvnni) continue;
+            register_pair("gemv_f32/" + std::string(lanes::isa_name(level)) + "/" + label,
+                          [g, level] { lanes::kernels::gemv_f32.run_at(level, g); }, nullptr, flops, bytes, fma_peak(level));
+        }
+        // The peers compute the same y as the 1 x n product x^T W^T.
+        lanes::gemm_f32_args row = p->args;
+        row.m = 1;
+        row.a = x->data();
+        row.c = y->data();
+        for (const auto& [peer, run] : peers())
+            register_pair("gemv_f32/" + peer + "/" + label, [p, x, y, row, run] { run(row); },
+                          [g, best] { lanes::kernels::gemv_f32.run_at(best, g); }, flops, bytes, fma_peak(isa::avx512));
+    }
+}
+
+// 2 threads against 1 on the largest square, alternately (not pinned: it needs both cores).
+void register_threads() {
+#if defined(_OPENMP)
+    const isa best = lanes::best_usable();
+    const shape s{"square", 2048, 2048, 2048};
+    auto p = std::make_shared<problem>(s);
+    register_pair(std::string("gemm_f32_threads/") + lanes::kernels::gemm_f32.kernel_at(best, p->args).name + "/2_vs_1/" + s.label(),
+                  [p, best] { omp_set_num_threads(2); lanes::kernels::gemm_f32.run_at(best, p->args); omp_set_num_threads(1); },
+                  [p, best] { lanes::kernels::gemm_f32.run_at(best, p->args); }, 2.0 * 2048.0 * 2048.0 * 2048.0, 0,
+                  2 * fma_peak(best), true);
+#endif
+}
+
+void add_peak_context() {
+    const lanes::peak_report& r = lanes::machine_peaks();
+    benchmark::AddCustomContext("lanes clock (GHz)", std::to_string(r.clock_hz / 1e9));
+    for (const lanes::peak_figure* f : {&r.fma_avx2, &r.fma_avx512, &r.read})
+        benchmark::AddCustomContext(std::string("lanes peak ") + f->name,
+                                    f->measured ? std::to_string(f->per_second / 1e9) + " G/s" : "not measured: " + f->why_not);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+#if defined(_OPENMP)
+    omp_set_num_threads(1);  // single-threaded figures; oneDNN follows OpenMP's setting too
+#endif
+#if defined(LANES_BENCH_OPENBLAS)
+    openblas_set_num_threads(1);
+#endif
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    add_peak_context();
+    register_gemm();
+    register_gemv();
+    register_threads();
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

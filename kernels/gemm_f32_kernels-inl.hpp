@@ -131,33 +131,21 @@ private:
 // (a fully connected layer at batch 2..16, W in PyTorch's [out][in] order). Each row of W is streamed
 // from memory once: 4 rows of W stay in cache while the rows of A pass over them 4 at a time, 4 x 4 = 16
 // accumulators for 8 vector loads per 16 FMAs. Results get the GEMM epilogue (alpha, beta * C, bias, ReLU).
-struct dot_rows_args {
-    std::int64_t m = 0, n = 0, k = 0;
-    const float* a = nullptr;
-    std::int64_t lda = 0;
-    const float* w = nullptr;
-    std::int64_t ldw = 0;
-    float* c = nullptr;
-    std::int64_t ldc = 0;
-    float alpha = 1.0f, beta = 0.0f;
-    const float* bias = nullptr;
-    bool relu = false;
-};
-
+// It takes the GEMM's arguments with op(B) = B^T: B holds W, n x k (ldb >= k); trans_a must be false.
 template <int RA, int RW>
-void dot_rows_block(const dot_rows_args& p, std::int64_t i0, std::int64_t j0) {
+void dot_rows_block(const gemm_f32_args& p, std::int64_t i0, std::int64_t j0) {
     typename vec::reg acc[RA][RW];
 #pragma GCC unroll 4
     for (int i = 0; i < RA; ++i)
 #pragma GCC unroll 4
         for (int j = 0; j < RW; ++j) acc[i][j] = vec::zero();
     const float* a = p.a + i0 * p.lda;
-    const float* w = p.w + j0 * p.ldw;
+    const float* w = p.b + j0 * p.ldb;
     std::int64_t l = 0;
     for (; l + vec::lanes <= p.k; l += vec::lanes) {
         typename vec::reg wv[RW];
 #pragma GCC unroll 4
-        for (int j = 0; j < RW; ++j) wv[j] = vec::load(w + j * p.ldw + l);
+        for (int j = 0; j < RW; ++j) wv[j] = vec::load(w + j * p.ldb + l);
 #pragma GCC unroll 4
         for (int i = 0; i < RA; ++i) {
             const typename vec::reg av = vec::load(a + i * p.lda + l);
@@ -171,7 +159,7 @@ void dot_rows_block(const dot_rows_args& p, std::int64_t i0, std::int64_t j0) {
         for (int i = 0; i < RA; ++i) {
             const typename vec::reg av = vec::load_first(rest, a + i * p.lda + l);
 #pragma GCC unroll 4
-            for (int j = 0; j < RW; ++j) acc[i][j] = vec::fmadd(av, vec::load_first(rest, w + j * p.ldw + l), acc[i][j]);
+            for (int j = 0; j < RW; ++j) acc[i][j] = vec::fmadd(av, vec::load_first(rest, w + j * p.ldb + l), acc[i][j]);
         }
     }
     for (int i = 0; i < RA; ++i) {
@@ -187,7 +175,7 @@ void dot_rows_block(const dot_rows_args& p, std::int64_t i0, std::int64_t j0) {
 
 // All rows of A against RW rows of W, which stay in L1/L2 while the groups of A pass over them.
 template <int RW>
-void dot_rows_of_w(const dot_rows_args& p, std::int64_t j0) {
+void dot_rows_of_w(const gemm_f32_args& p, std::int64_t j0) {
     std::int64_t i = 0;
     for (; i + 4 <= p.m; i += 4) dot_rows_block<4, RW>(p, i, j0);
     switch (p.m - i) {
@@ -198,7 +186,7 @@ void dot_rows_of_w(const dot_rows_args& p, std::int64_t j0) {
     }
 }
 
-inline void dot_rows(const dot_rows_args& p) {
+inline void dot_rows(const gemm_f32_args& p) {
     std::int64_t j = 0;
     for (; j + 4 <= p.n; j += 4) dot_rows_of_w<4>(p, j);
     for (; j < p.n; ++j) dot_rows_of_w<1>(p, j);
@@ -243,19 +231,21 @@ inline void gemv_f32_transposed(const gemv_f32_args& p) {
 
 inline void gemv_f32(const gemv_f32_args& p) {
     if (p.trans) return gemv_f32_transposed(p);
-    dot_rows_args d;
-    d.m = 1;
-    d.n = p.rows;
-    d.k = p.cols;
-    d.a = p.x;
-    d.lda = p.cols;
-    d.w = p.a;
-    d.ldw = p.lda;
-    d.c = p.y;
-    d.ldc = p.rows;
-    d.bias = p.bias;
-    d.relu = p.relu;
-    dot_rows(d);
+    // y^T (1 x rows) = x^T (1 x cols) * A^T.
+    gemm_f32_args row;
+    row.m = 1;
+    row.n = p.rows;
+    row.k = p.cols;
+    row.a = p.x;
+    row.lda = p.cols;
+    row.b = p.a;
+    row.ldb = p.lda;
+    row.trans_b = true;
+    row.c = p.y;
+    row.ldc = p.rows;
+    row.bias = p.bias;
+    row.relu = p.relu;
+    dot_rows(row);
 }
 
 // GEMM with few rows of A and a transposed B: rows of B^T are streamed once per 4 rows of A.
@@ -263,20 +253,4 @@ inline constexpr std::int64_t small_m_limit = 16;
 
 inline bool gemm_f32_small_m_accepts(const gemm_f32_args& p) { return p.m <= small_m_limit && p.trans_b && !p.trans_a; }
 
-inline void gemm_f32_small_m(const gemm_f32_args& p) {
-    dot_rows_args d;
-    d.m = p.m;
-    d.n = p.n;
-    d.k = p.k;
-    d.a = p.a;
-    d.lda = p.lda;
-    d.w = p.b;
-    d.ldw = p.ldb;
-    d.c = p.c;
-    d.ldc = p.ldc;
-    d.alpha = p.alpha;
-    d.beta = p.beta;
-    d.bias = p.bias;
-    d.relu = p.relu;
-    dot_rows(d);
-}
+inline void gemm_f32_small_m(const gemm_f32_args& p) { dot_rows(p); }

@@ -125,14 +125,28 @@ std::vector<gemm_case> sweep_cases() {
     return cases;
 }
 
+// Why a kernel of `level` cannot run here, as a skip message; empty when it can.
+std::string unusable_reason(const char* kernel, isa level) {
+    const std::string why = why_unusable(level, cpu());
+    return why.empty() ? why : std::string(kernel) + " needs " + isa_name(level) + ", not usable here: " + why;
+}
+
+// A kernel's name as a test-name suffix ("avx512::gemm_f32_14x32" -> "avx512__gemm_f32_14x32").
+std::string test_suffix(const char* kernel) {
+    std::string name = kernel;
+    for (char& ch : name)
+        if (ch == ':') ch = '_';
+    return name;
+}
+
 // ---- One test per kernel of the gemm_f32 table -----------------------------------------------------
 
 class GemmF32Kernel : public ::testing::TestWithParam<std::size_t> {
 protected:
     const kernel_entry<gemm_f32_args>& entry() const { return kernels::gemm_f32.table()[GetParam()]; }
     void SetUp() override {
-        const std::string why = why_unusable(entry().level, cpu());
-        if (!why.empty()) GTEST_SKIP() << entry().name << " needs " << isa_name(entry().level) << ", not usable here: " << why;
+        const std::string why = unusable_reason(entry().name, entry().level);
+        if (!why.empty()) GTEST_SKIP() << why;
     }
     void run(const gemm_f32_args& p) const {
         validate(p);
@@ -199,10 +213,7 @@ TEST_P(GemmF32Kernel, OneAndTwoThreadsGiveIdenticalResults) {
 }
 
 std::string kernel_name(const ::testing::TestParamInfo<std::size_t>& info) {
-    std::string name = kernels::gemm_f32.table()[info.param].name;
-    for (char& ch : name)
-        if (ch == ':') ch = '_';
-    return name;
+    return test_suffix(kernels::gemm_f32.table()[info.param].name);
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, GemmF32Kernel, ::testing::Range<std::size_t>(0, kernels::gemm_f32.table().size()), kernel_name);
@@ -213,8 +224,8 @@ class GemmF32Packed : public ::testing::TestWithParam<std::size_t> {
 protected:
     const tables::gemm_f32_packer& packer() const { return tables::gemm_f32_packers[GetParam()]; }
     void SetUp() override {
-        const std::string why = why_unusable(packer().level, cpu());
-        if (!why.empty()) GTEST_SKIP() << packer().name << " needs " << isa_name(packer().level) << ", not usable here: " << why;
+        const std::string why = unusable_reason(packer().name, packer().level);
+        if (!why.empty()) GTEST_SKIP() << why;
     }
 };
 
@@ -235,12 +246,7 @@ TEST_P(GemmF32Packed, MatchesReferenceAndRemembersItsKernel) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Packers, GemmF32Packed, ::testing::Range<std::size_t>(0, std::size(tables::gemm_f32_packers)),
-                         [](const ::testing::TestParamInfo<std::size_t>& info) {
-                             std::string name = tables::gemm_f32_packers[info.param].name;
-                             for (char& ch : name)
-                                 if (ch == ':') ch = '_';
-                             return name;
-                         });
+                         [](const ::testing::TestParamInfo<std::size_t>& info) { return test_suffix(tables::gemm_f32_packers[info.param].name); });
 
 TEST(GemmF32PackedErrors, MismatchedShapeEmptyMatrixAndLoweredCapAreReported) {
     const auto b = lanes::test::random_floats(6, 1);
@@ -264,8 +270,8 @@ class GemvF32Kernel : public ::testing::TestWithParam<std::size_t> {
 protected:
     const kernel_entry<gemv_f32_args>& entry() const { return kernels::gemv_f32.table()[GetParam()]; }
     void SetUp() override {
-        const std::string why = why_unusable(entry().level, cpu());
-        if (!why.empty()) GTEST_SKIP() << entry().name << " needs " << isa_name(entry().level) << ", not usable here: " << why;
+        const std::string why = unusable_reason(entry().name, entry().level);
+        if (!why.empty()) GTEST_SKIP() << why;
     }
 };
 
@@ -305,12 +311,7 @@ TEST_P(GemvF32Kernel, MatchesReferenceBothOrientations) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, GemvF32Kernel, ::testing::Range<std::size_t>(0, kernels::gemv_f32.table().size()),
-                         [](const ::testing::TestParamInfo<std::size_t>& info) {
-                             std::string name = kernels::gemv_f32.table()[info.param].name;
-                             for (char& ch : name)
-                                 if (ch == ':') ch = '_';
-                             return name;
-                         });
+                         [](const ::testing::TestParamInfo<std::size_t>& info) { return test_suffix(kernels::gemv_f32.table()[info.param].name); });
 
 // ---- Block sizes --------------------------------------------------------------------------------------
 

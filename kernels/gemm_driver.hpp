@@ -174,8 +174,7 @@ public:
         out.level_ = Micro::level;
         out.kernel_ = Micro::name;
         const std::int64_t count = p.k * round_up(p.n, Micro::nr);
-        out.data_.reset(static_cast<float*>(std::aligned_alloc(64, static_cast<std::size_t>(round_up(count * 4, 64)))));
-        if (!out.data_) throw std::bad_alloc();
+        out.data_.reset(static_cast<float*>(allocate_cache_aligned(static_cast<std::size_t>(count) * sizeof(float))));
         for (std::int64_t p0 = 0; p0 < p.k; p0 += out.kc_) {
             const std::int64_t kc = std::min(out.kc_, p.k - p0);
             Micro::pack_b(p, p0, 0, kc, p.n, out.data_.get() + p0 * round_up(p.n, Micro::nr));

@@ -12,6 +12,13 @@
 
 namespace lanes {
 
+// `bytes` rounded up to whole cache lines, 64-byte aligned; release with std::free.
+inline void* allocate_cache_aligned(std::size_t bytes) {
+    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
+}
+
 // The buffers a thread holds; each user takes a fixed slot so two live buffers never alias.
 enum class scratch_slot : int { packed_a = 0, packed_b = 1, b_panel = 2, count = 3 };
 
@@ -31,10 +38,8 @@ public:
             std::free(b.data);
             b.data = nullptr;
             b.bytes = 0;
-            const std::size_t rounded = (bytes + 63) / 64 * 64;
-            b.data = std::aligned_alloc(64, rounded);
-            if (b.data == nullptr) throw std::bad_alloc();
-            b.bytes = rounded;
+            b.data = allocate_cache_aligned(bytes);
+            b.bytes = bytes;
         }
         return b.data;
     }

@@ -201,8 +201,8 @@ void register_gemm() {
         // Packed for the best kernel under the cap, which is what the run reports against.
         register_pair("gemm_f32/packed/" + s.label(), [w] { lanes::gemm_f32_packed(w->args(), w->packed()); }, nullptr, flops, 0,
                       fma_peak(best));
-        for (const auto& [peer, run] : peers())
-            register_pair("gemm_f32/" + peer + "/" + s.label(), [w, run] { run(w->args()); },
+        for (const auto& peer : peers())  // named members: Clang 14 cannot capture structured bindings
+            register_pair("gemm_f32/" + peer.first + "/" + s.label(), [w, run = peer.second] { run(w->args()); },
                           [w, best] { lanes::kernels::gemm_f32.run_at(best, w->args()); }, flops, 0, fma_peak(isa::avx512));
     }
 }
@@ -218,8 +218,8 @@ void register_gemv() {
             register_pair("gemv_f32/" + std::string(lanes::isa_name(level)) + "/" + label,
                           [w, level] { lanes::kernels::gemv_f32.run_at(level, w->gemv()); }, nullptr, flops, bytes, fma_peak(level));
         }
-        for (const auto& [peer, run] : peers())
-            register_pair("gemv_f32/" + peer + "/" + label, [w, run] { run(w->gemv_as_gemm()); },
+        for (const auto& peer : peers())
+            register_pair("gemv_f32/" + peer.first + "/" + label, [w, run = peer.second] { run(w->gemv_as_gemm()); },
                           [w, best] { lanes::kernels::gemv_f32.run_at(best, w->gemv()); }, flops, bytes, fma_peak(isa::avx512));
     }
 }

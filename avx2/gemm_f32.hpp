@@ -66,7 +66,7 @@ struct gemm_f32_6x16 : gemm_f32_kernel<6, 2> {
     static constexpr const char* name = "avx2::gemm_f32_6x16";
 };
 
-inline void gemm_f32(const gemm_f32_args& p) { gemm_f32_blocked<gemm_f32_6x16>(p); }
+inline void gemm_f32(const gemm_f32_args& p) { gemm_blocked<gemm_f32_6x16>(p); }
 
 }  // namespace lanes::avx2
 LANES_TARGET_END

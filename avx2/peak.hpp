@@ -66,6 +66,31 @@ inline std::int32_t maddubs_peak_loop(std::int64_t iterations, std::int32_t seed
     return _mm_cvtsi128_si32(_mm256_castsi256_si128(sum));
 }
 
+// vpmaddwd + vpaddd on ymm, the exact INT8 scheme of avx2/gemm_u8s8.hpp (u8 and s8 widened to 16
+// bits): 16 16-bit multiply-adds = 32 ops per pair, madd16_chains pairs per iteration, each vpmaddwd
+// reading its own weights from memory as the microkernel reads packed B.
+inline constexpr int madd16_chains = 8;
+
+inline std::int32_t madd16_peak_loop(std::int64_t iterations, std::int32_t seed) {
+    std::int16_t weights[madd16_chains * 16];
+    for (int i = 0; i < madd16_chains * 16; ++i) weights[i] = static_cast<std::int16_t>(seed + i);
+    __m256i acc[madd16_chains];
+#pragma GCC unroll 8
+    for (int r = 0; r < madd16_chains; ++r) acc[r] = _mm256_set1_epi32(seed + r);
+    __m256i a = _mm256_set1_epi16(3);
+    const std::int16_t* b = weights;
+    for (std::int64_t it = 0; it < iterations; ++it) {
+        __asm__ volatile("" : "+v"(a), "+r"(b));  // the loads below must be redone every iteration
+#pragma GCC unroll 8
+        for (int r = 0; r < madd16_chains; ++r)
+            acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + r * 16))));
+    }
+    __m256i sum = acc[0];
+#pragma GCC unroll 8
+    for (int r = 1; r < madd16_chains; ++r) sum = _mm256_add_epi32(sum, acc[r]);
+    return _mm_cvtsi128_si32(_mm256_castsi256_si128(sum));
+}
+
 // Streams `count` floats (count a multiple of 32) with four independent vaddps chains.
 inline float read_peak_loop(const float* data, std::int64_t count) {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;

@@ -72,7 +72,7 @@ struct gemm_f32_14x32 : gemm_f32_kernel<14, 2> {
     static constexpr const char* name = "avx512::gemm_f32_14x32";
 };
 
-inline void gemm_f32(const gemm_f32_args& p) { gemm_f32_blocked<gemm_f32_14x32>(p); }
+inline void gemm_f32(const gemm_f32_args& p) { gemm_blocked<gemm_f32_14x32>(p); }
 
 }  // namespace lanes::avx512
 LANES_TARGET_END

@@ -62,6 +62,33 @@ inline std::int32_t maddubs_peak_loop(std::int64_t iterations, std::int32_t seed
     return lanes[0];
 }
 
+// vpmaddwd + vpaddd on zmm, the exact INT8 scheme of avx512/gemm_u8s8.hpp (u8 and s8 widened to 16
+// bits): 32 16-bit multiply-adds = 64 ops per pair, madd16_chains pairs per iteration, each vpmaddwd
+// reading its own weights from memory as the microkernel reads packed B.
+inline constexpr int madd16_chains = 8;
+
+inline std::int32_t madd16_peak_loop(std::int64_t iterations, std::int32_t seed) {
+    std::int16_t weights[madd16_chains * 32];
+    for (int i = 0; i < madd16_chains * 32; ++i) weights[i] = static_cast<std::int16_t>(seed + i);
+    __m512i acc[madd16_chains];
+#pragma GCC unroll 8
+    for (int r = 0; r < madd16_chains; ++r) acc[r] = _mm512_set1_epi32(seed + r);
+    __m512i a = _mm512_set1_epi16(3);
+    const std::int16_t* b = weights;
+    for (std::int64_t it = 0; it < iterations; ++it) {
+        __asm__ volatile("" : "+v"(a), "+r"(b));  // the loads below must be redone every iteration
+#pragma GCC unroll 8
+        for (int r = 0; r < madd16_chains; ++r)
+            acc[r] = _mm512_add_epi32(acc[r], _mm512_madd_epi16(a, _mm512_loadu_si512(b + r * 32)));
+    }
+    __m512i sum = acc[0];
+#pragma GCC unroll 8
+    for (int r = 1; r < madd16_chains; ++r) sum = _mm512_add_epi32(sum, acc[r]);
+    std::int32_t lanes[16];
+    _mm512_storeu_si512(lanes, sum);
+    return lanes[0];
+}
+
 // Streams `count` floats (count a multiple of 64) with four independent vaddps chains.
 inline float read_peak_loop(const float* data, std::int64_t count) {
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;

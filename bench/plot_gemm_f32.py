@@ -32,7 +32,7 @@ def load(path):
         if b.get("run_type") != "iteration":
             continue
         name = b["run_name"].replace("/manual_time", "")
-        for key in ("GFLOP/s", "pct_peak", "ratio", "speedup", "GB/s", "pct_read_bw"):
+        for key in ("GFLOP/s", "GOP/s", "pct_peak", "ratio", "speedup", "GB/s", "pct_read_bw"):
             if key in b:
                 runs[name][key].append(b[key])
     medians = {name: {k: statistics.median(v) for k, v in counters.items()} for name, counters in runs.items()}

@@ -23,6 +23,8 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -72,11 +74,28 @@ inline gemm_blocks choose_gemm_blocks(int mr, int nr, std::int64_t element_bytes
     return b;
 }
 
-// The blocks a microkernel uses on this machine, chosen once.
+// The blocks an FP32 microkernel uses on this machine, chosen once.
 template <class Micro>
 const gemm_blocks& blocks_for() {
     static const gemm_blocks blocks = choose_gemm_blocks(Micro::mr, Micro::nr, sizeof(float), cpu());
     return blocks;
+}
+
+// INT8 kernels take the whole depth in one block (KC = k): their s32 accumulators then never leave the
+// registers before the requantizing epilogue, so a u8 or s8 C needs no int32 copy for partial sums.
+// One byte per element lets a KC of a few thousand still keep an MR x KC panel of A and most of a
+// KC x NR panel of B in L1/L2 (ResNet-50's deepest layer has k = 4608). MC and NC then follow the rule
+// above with this KC: MC = (L2 / 8) / (k * A bytes), NC = (L3 per core / 2) / (k * B bytes).
+inline gemm_blocks choose_whole_depth_blocks(int mr, int nr, std::int64_t k, std::int64_t a_bytes, std::int64_t b_bytes,
+                                             const cpu_info& c) {
+    const std::int64_t l2 = (c.l2_kib > 0 ? c.l2_kib : 1024) * std::int64_t{1024};
+    const std::int64_t cores = c.cores > 0 ? c.cores : 1;
+    const std::int64_t l3_per_core = c.l3_kib > 0 ? c.l3_kib * std::int64_t{1024} / cores : std::int64_t{2} << 20;
+    gemm_blocks b;
+    b.kc = k;
+    b.mc = std::clamp<std::int64_t>(l2 / 8 / (k * a_bytes) / mr * mr, mr, 960 / mr * mr);
+    b.nc = std::clamp<std::int64_t>(l3_per_core / 2 / (k * b_bytes) / nr * nr, nr, 4096 / nr * nr);
+    return b;
 }
 
 // ---- FP32: what a microkernel needs to finish its tile ---------------------------------------------
@@ -144,10 +163,15 @@ void pack_b_panels(const gemm_f32_args& p, std::int64_t p0, std::int64_t j0, std
 //
 // op(B) packed once for one microkernel: for each block of KC rows, its NR-column panels, exactly the
 // layout the driver would pack on the fly. The matrix records the kernel that packed it, its tile and
-// its KC; only that kernel may read it.
-class packed_b_f32 {
+// its KC; only that kernel may read it. `Args` (gemm_f32_args or gemm_u8s8_args) keeps an FP32 packed
+// matrix from being passed to the INT8 GEMM; the element type is the microkernel's (float, int16 or
+// int8), so the storage is raw bytes. Depth is padded with zeros to the kernel's k group (1 for FP32,
+// 2 for vpmaddwd, 4 for vpdpbusd). An INT8 packing also keeps each column's sum over the whole depth,
+// sum_p op(B)[p][j], for the zero-point term of the epilogue.
+template <class Args>
+class packed_b {
 public:
-    packed_b_f32() = default;
+    packed_b() = default;
 
     std::int64_t k() const { return k_; }
     std::int64_t n() const { return n_; }
@@ -156,42 +180,55 @@ public:
     isa level() const { return level_; }
     const char* kernel() const { return kernel_; }
     bool empty() const { return data_ == nullptr; }
+    const std::int32_t* column_sums() const { return sums_.empty() ? nullptr : sums_.data(); }
 
-    // Panels of rows [p0, p0 + kc) starting at column j0 (a multiple of NR).
-    const float* panels(std::int64_t p0, std::int64_t j0) const {
-        const std::int64_t kc = std::min(kc_, k_ - p0);
-        return data_.get() + p0 * round_up(n_, nr_) + j0 * kc;
+    // Panels of rows [p0, p0 + kc) starting at column j0 (a multiple of NR), as elements of type T.
+    template <class T>
+    const T* panels(std::int64_t p0, std::int64_t j0) const {
+        const std::int64_t kc = round_up(std::min(kc_, k_ - p0), group_);
+        return reinterpret_cast<const T*>(data_.get()) + p0 * round_up(n_, nr_) + j0 * kc;
     }
 
     // Packs op(B) of `p` (k x n; trans_b says how it is stored) for microkernel `Micro`.
     template <class Micro>
-    static packed_b_f32 pack(const gemm_f32_args& p) {
-        packed_b_f32 out;
+    static packed_b pack(const Args& p) {
+        using T = typename Micro::b_type;
+        packed_b out;
         out.k_ = p.k;
         out.n_ = p.n;
-        out.kc_ = blocks_for<Micro>().kc;
+        out.kc_ = Micro::blocks(p.k).kc;
         out.nr_ = Micro::nr;
+        out.group_ = Micro::k_group;
         out.level_ = Micro::level;
         out.kernel_ = Micro::name;
-        const std::int64_t count = p.k * round_up(p.n, Micro::nr);
-        out.data_.reset(static_cast<float*>(allocate_cache_aligned(static_cast<std::size_t>(count) * sizeof(float))));
+        const std::int64_t count = round_up(p.k, Micro::k_group) * round_up(p.n, Micro::nr);
+        out.data_.reset(static_cast<unsigned char*>(allocate_cache_aligned(static_cast<std::size_t>(count) * sizeof(T))));
+        T* data = reinterpret_cast<T*>(out.data_.get());
         for (std::int64_t p0 = 0; p0 < p.k; p0 += out.kc_) {
             const std::int64_t kc = std::min(out.kc_, p.k - p0);
-            Micro::pack_b(p, p0, 0, kc, p.n, out.data_.get() + p0 * round_up(p.n, Micro::nr));
+            Micro::pack_b(p, p0, 0, kc, p.n, data + p0 * round_up(p.n, Micro::nr));
+        }
+        if constexpr (Micro::has_column_sums) {
+            out.sums_.resize(static_cast<std::size_t>(p.n));
+            Micro::column_sums(p, out.sums_.data());
         }
         return out;
     }
 
 private:
     struct free_deleter {
-        void operator()(float* f) const { std::free(f); }
+        void operator()(unsigned char* f) const { std::free(f); }
     };
     std::int64_t k_ = 0, n_ = 0, kc_ = 0;
-    int nr_ = 0;
+    int nr_ = 0, group_ = 1;
     isa level_ = isa::ref;
     const char* kernel_ = "";
-    std::unique_ptr<float[], free_deleter> data_;
+    std::unique_ptr<unsigned char[], free_deleter> data_;
+    std::vector<std::int32_t> sums_;
 };
+
+using packed_b_f32 = packed_b<gemm_f32_args>;
+using packed_b_u8s8 = packed_b<gemm_u8s8_args>;
 
 // ---- Threads ---------------------------------------------------------------------------------------
 //
@@ -208,12 +245,12 @@ inline int gemm_threads(std::int64_t m, std::int64_t n, std::int64_t k) {
 #endif
 }
 
-// ---- Reading A or B in place ------------------------------------------------------------------------
+// ---- Reading A in place -----------------------------------------------------------------------------
 //
 // Packing A costs about as much as the multiplication when C has only a panel or two of columns (a
-// 1x1 convolution with 64 output channels): each packed element is used n / NR times. The microkernel
-// can instead broadcast straight from A's rows when A is not transposed, unless the rows are a multiple
-// of 2 KiB apart: then the MR rows fall into one or two L1 sets and evict each other.
+// 1x1 convolution with 64 output channels): each packed element is used n / NR times. The FP32
+// microkernel can instead broadcast straight from A's rows when A is not transposed, unless the rows are
+// a multiple of 2 KiB apart: then the MR rows fall into one or two L1 sets and evict each other.
 inline bool read_a_directly(const gemm_f32_args& p, int nr) {
     return !p.trans_a && p.n <= 2 * nr && (p.lda * 4) % 2048 != 0;
 }
@@ -227,8 +264,9 @@ inline bool pack_b_per_panel(std::int64_t row_blocks) {
 }
 
 // Asks for the cache lines of op(B)'s rows [p0, p0 + kc) x columns [j0, j0 + cols) (into L2).
-inline void prefetch_b_panel(const gemm_f32_args& p, std::int64_t p0, std::int64_t j0, std::int64_t kc, std::int64_t cols) {
-    constexpr std::int64_t line = 64 / sizeof(float);
+template <class Args>
+void prefetch_b_panel(const Args& p, std::int64_t p0, std::int64_t j0, std::int64_t kc, std::int64_t cols) {
+    constexpr std::int64_t line = 64 / sizeof(*p.b);
     if (!p.trans_b) {
         for (std::int64_t l = 0; l < kc; ++l)
             for (std::int64_t j = 0; j < cols; j += line) __builtin_prefetch(p.b + (p0 + l) * p.ldb + j0 + j, 0, 2);
@@ -238,31 +276,63 @@ inline void prefetch_b_panel(const gemm_f32_args& p, std::int64_t p0, std::int64
     }
 }
 
+// ---- The microkernel contract -------------------------------------------------------------------------
+//
+// The driver is written against a microkernel type `Micro` (FP32: kernels/gemm_f32_kernels-inl.hpp;
+// INT8: kernels/gemm_u8s8_kernels-inl.hpp) that provides:
+//
+//     args_type, a_type, b_type          the GEMM's arguments; the element types of packed A and B
+//     level, name, mr, nr, k_group       its ISA level and tile; depth is packed in groups of k_group
+//     blocks(k)                          MC, KC, NC for a depth of k
+//     has_column_sums, column_sums(p, s) whether packed B carries sum_p op(B)[p][j] (INT8), and how
+//     pack_a(p, i0, p0, mc, kc, dst)     A's rows [i0, i0+mc) x depth [p0, p0+kc) into MR-row panels
+//     pack_b(p, p0, j0, kc, nc, dst)     B's depth [p0, p0+kc) x columns [j0, j0+nc) into NR-column panels
+//     prepare(p, prepacked) -> state     per-call data the tiles need (INT8: the column sums)
+//     tile(p, state, kc, a, b, where)    one MR x NR tile over one block of depth, epilogue included
+//     can_read_a_in_place                whether it also has the two below (FP32 only)
+//     reads_a_in_place(p), tile_in_place(p, state, kc, a, b, where)   the same reading A unpacked
+//
+// Packed panels are padded with zeros to whole tiles and whole k groups, so a microkernel always runs a
+// full tile and masks only its stores to C.
+//
+// Where a tile sits in C, and which block of the depth it is on.
+struct tile_position {
+    std::int64_t i = 0, j = 0;  // the tile's first row and column in C
+    std::int64_t m = 0, n = 0;  // rows and columns of C it covers (<= MR, <= NR)
+    bool first = true;          // first block of the depth: C's old contents are not yet accumulated
+    bool last = true;           // last block: the epilogue (bias, ReLU, requantization) applies
+};
+
 // ---- The driver ------------------------------------------------------------------------------------
 //
 // B is packed per (jc, pc) block into the calling thread's scratch, the threads sharing the work, or
 // read from `prepacked`. Each work item is one MC block of rows times a range of NR panels; a thread
 // packs that block of A into its own scratch and runs the tiles.
 template <class Micro>
-void gemm_f32_blocked(const gemm_f32_args& p, const packed_b_f32* prepacked = nullptr) {
-    constexpr int MR = Micro::mr, NR = Micro::nr;
-    gemm_blocks blocks = blocks_for<Micro>();
+void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Micro::args_type>* prepacked = nullptr) {
+    using a_type = typename Micro::a_type;
+    using b_type = typename Micro::b_type;
+    constexpr int MR = Micro::mr, NR = Micro::nr, G = Micro::k_group;
+    gemm_blocks blocks = Micro::blocks(p.k);
     if (prepacked != nullptr) blocks.kc = prepacked->kc();
     const std::int64_t MC = blocks.mc, KC = blocks.kc, NC = blocks.nc;
+    const std::int64_t KC_padded = round_up(std::min(KC, p.k), G);
     const int threads = gemm_threads(p.m, p.n, p.k);
+    const auto state = Micro::prepare(p, prepacked);
 
     const std::int64_t row_blocks = (p.m + MC - 1) / MC;
-    const bool direct_a = read_a_directly(p, NR);
+    bool direct_a = false;
+    if constexpr (Micro::can_read_a_in_place) direct_a = Micro::reads_a_in_place(p);
     const bool per_panel_b = prepacked == nullptr && pack_b_per_panel(row_blocks);
-    float* shared_b = nullptr;
+    b_type* shared_b = nullptr;
     if (prepacked == nullptr && !per_panel_b)
-        shared_b = scratch<float>(scratch_slot::packed_b, static_cast<std::size_t>(KC * round_up(std::min(NC, p.n), NR)));
+        shared_b = scratch<b_type>(scratch_slot::packed_b, static_cast<std::size_t>(KC_padded * round_up(std::min(NC, p.n), NR)));
 
     LANES_OMP(omp parallel num_threads(threads) if (threads > 1))
     {
         // This thread's buffers: a block of A, and one panel of B when B is packed panel by panel.
-        float* packed_a = direct_a ? nullptr : scratch<float>(scratch_slot::packed_a, static_cast<std::size_t>(round_up(std::min(MC, p.m), MR) * KC));
-        float* b_panel_buffer = per_panel_b ? scratch<float>(scratch_slot::b_panel, static_cast<std::size_t>(NR * KC)) : nullptr;
+        a_type* packed_a = direct_a ? nullptr : scratch<a_type>(scratch_slot::packed_a, static_cast<std::size_t>(round_up(std::min(MC, p.m), MR) * KC_padded));
+        b_type* b_panel_buffer = per_panel_b ? scratch<b_type>(scratch_slot::b_panel, static_cast<std::size_t>(NR * KC_padded)) : nullptr;
         for (std::int64_t jc = 0; jc < p.n; jc += NC) {
             const std::int64_t nc = std::min(NC, p.n - jc);
             const std::int64_t panels = (nc + NR - 1) / NR;
@@ -271,14 +341,15 @@ void gemm_f32_blocked(const gemm_f32_args& p, const packed_b_f32* prepacked = nu
             const std::int64_t chunk_panels = (panels + column_chunks - 1) / column_chunks;
             for (std::int64_t pc = 0; pc < p.k; pc += KC) {
                 const std::int64_t kc = std::min(KC, p.k - pc);
-                const float* b_block = nullptr;
+                const std::int64_t kc_padded = round_up(kc, G);
+                const b_type* b_block = nullptr;
                 if (prepacked != nullptr) {
-                    b_block = prepacked->panels(pc, jc);
+                    b_block = prepacked->template panels<b_type>(pc, jc);
                 } else if (!per_panel_b) {
                     LANES_OMP(omp for schedule(static))
                     for (std::int64_t s = 0; s < panels; ++s) {
                         const std::int64_t cols = std::min<std::int64_t>(NR, nc - s * NR);
-                        Micro::pack_b(p, pc, jc + s * NR, kc, cols, shared_b + s * NR * kc);
+                        Micro::pack_b(p, pc, jc + s * NR, kc, cols, shared_b + s * NR * kc_padded);
                     }
                     b_block = shared_b;
                 }
@@ -293,25 +364,27 @@ void gemm_f32_blocked(const gemm_f32_args& p, const packed_b_f32* prepacked = nu
                     if (s_begin >= s_end) continue;
                     if (!direct_a) Micro::pack_a(p, ic, pc, mc, kc, packed_a);
                     for (std::int64_t s = s_begin; s < s_end; ++s) {
-                        const std::int64_t j = jc + s * NR;
-                        gemm_tile_f32 t;
-                        t.ldc = p.ldc;
-                        t.n = std::min<std::int64_t>(NR, p.n - j);
-                        t.alpha = p.alpha;
-                        t.beta = first ? p.beta : 1.0f;
-                        t.bias = last && p.bias != nullptr ? p.bias + j : nullptr;
-                        t.relu = last && p.relu;
-                        const float* b_panel = b_block + s * NR * kc;
+                        tile_position where;
+                        where.j = jc + s * NR;
+                        where.n = std::min<std::int64_t>(NR, p.n - where.j);
+                        where.first = first;
+                        where.last = last;
+                        const b_type* b_panel = b_block + s * NR * kc_padded;
                         if (per_panel_b) {
-                            Micro::pack_b(p, pc, j, kc, t.n, b_panel_buffer);
-                            if (s + 1 < s_end) prefetch_b_panel(p, pc, j + NR, kc, std::min<std::int64_t>(NR, p.n - j - NR));
+                            Micro::pack_b(p, pc, where.j, kc, where.n, b_panel_buffer);
+                            if (s + 1 < s_end) prefetch_b_panel(p, pc, where.j + NR, kc, std::min<std::int64_t>(NR, p.n - where.j - NR));
                             b_panel = b_panel_buffer;
                         }
                         for (std::int64_t ir = 0; ir < mc; ir += MR) {
-                            t.c = p.c + (ic + ir) * p.ldc + j;
-                            t.m = std::min<std::int64_t>(MR, mc - ir);
-                            if (direct_a) Micro::tile_direct(kc, p.a + (ic + ir) * p.lda + pc, p.lda, b_panel, NR, t);
-                            else Micro::tile(kc, packed_a + ir * kc, b_panel, NR, t);
+                            where.i = ic + ir;
+                            where.m = std::min<std::int64_t>(MR, mc - ir);
+                            if constexpr (Micro::can_read_a_in_place) {
+                                if (direct_a) {
+                                    Micro::tile_in_place(p, state, kc, p.a + where.i * p.lda + pc, b_panel, where);
+                                    continue;
+                                }
+                            }
+                            Micro::tile(p, state, kc, packed_a + ir * kc_padded, b_panel, where);
                         }
                     }
                 }

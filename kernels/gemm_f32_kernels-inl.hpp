@@ -18,8 +18,19 @@
 // accumulators, the NV B vectors and one broadcast fill the register file (docs/gemm_f32.md).
 template <int MR, int NV>
 struct gemm_f32_kernel {
+    // The driver's contract (kernels/gemm_driver.hpp).
+    using args_type = gemm_f32_args;
+    using a_type = float;
+    using b_type = float;
     static constexpr isa level = vec::level;
-    static constexpr int mr = MR, nr = NV * vec::lanes;
+    static constexpr int mr = MR, nr = NV * vec::lanes, k_group = 1;
+    static constexpr bool has_column_sums = false;
+    static constexpr bool can_read_a_in_place = true;
+    static void column_sums(const gemm_f32_args&, std::int32_t*) {}
+    static gemm_blocks blocks(std::int64_t) { return blocks_for<gemm_f32_kernel>(); }
+    struct no_state {};
+    static no_state prepare(const gemm_f32_args&, const packed_b_f32*) { return {}; }
+    static bool reads_a_in_place(const gemm_f32_args& p) { return read_a_directly(p, nr); }
 
     // op(A) rows [i0, i0 + mc) x columns [p0, p0 + kc) into MR-row panels (pack_a_panels' layout).
     // A row-major A is read one column at a time with a gather of the MR rows.
@@ -54,17 +65,32 @@ struct gemm_f32_kernel {
         }
     }
 
-    // C tile += (packed MR-row panel of A) x (NR-column panel of B, rows b_stride apart).
-    static void tile(std::int64_t kc, const float* a, const float* b, std::int64_t b_stride, const gemm_tile_f32& t) {
-        multiply<false>(kc, a, 0, b, b_stride, t);
+    // C tile += (packed MR-row panel of A) x (NR-column panel of B), with the epilogue.
+    static void tile(const gemm_f32_args& p, no_state, std::int64_t kc, const float* a, const float* b, const tile_position& where) {
+        multiply<false>(kc, a, 0, b, nr, finish(p, where));
     }
     // The same with A read in place: row i of the tile is a + i * lda.
-    static void tile_direct(std::int64_t kc, const float* a, std::int64_t lda, const float* b, std::int64_t b_stride,
-                            const gemm_tile_f32& t) {
-        multiply<true>(kc, a, lda, b, b_stride, t);
+    static void tile_in_place(const gemm_f32_args& p, no_state, std::int64_t kc, const float* a, const float* b,
+                              const tile_position& where) {
+        multiply<true>(kc, a, p.lda, b, nr, finish(p, where));
     }
 
 private:
+    // What the epilogue of this tile applies: beta only on the first block of depth (later blocks add to
+    // the partial sums already in C), bias and ReLU only on the last.
+    static gemm_tile_f32 finish(const gemm_f32_args& p, const tile_position& where) {
+        gemm_tile_f32 t;
+        t.c = p.c + where.i * p.ldc + where.j;
+        t.ldc = p.ldc;
+        t.m = where.m;
+        t.n = where.n;
+        t.alpha = p.alpha;
+        t.beta = where.first ? p.beta : 1.0f;
+        t.bias = where.last && p.bias != nullptr ? p.bias + where.j : nullptr;
+        t.relu = where.last && p.relu;
+        return t;
+    }
+
     template <bool a_in_place>
     static void multiply(std::int64_t kc, const float* a, std::int64_t lda, const float* b, std::int64_t b_stride,
                          const gemm_tile_f32& t) {

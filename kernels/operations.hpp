@@ -20,6 +20,9 @@
 #if LANES_X86
 #include "../avx2/gemm_f32.hpp"
 #include "../avx512/gemm_f32.hpp"
+#include "../avx2/gemm_u8s8.hpp"
+#include "../avx512/gemm_u8s8.hpp"
+#include "../vnni/gemm_u8s8.hpp"
 #endif
 
 namespace lanes {
@@ -49,23 +52,54 @@ inline constexpr kernel_entry<gemv_f32_args> gemv_f32[] = {
 };
 
 // Microkernels that can prepack B, best first (see pack_gemm_f32_b below).
-struct gemm_f32_packer {
+template <class Args>
+struct gemm_packer {
     isa level;
     const char* name;
-    packed_b_f32 (*pack)(const gemm_f32_args&);
-    void (*run)(const gemm_f32_args&, const packed_b_f32*);
+    packed_b<Args> (*pack)(const Args&);
+    void (*run)(const Args&, const packed_b<Args>*);
 };
-inline constexpr gemm_f32_packer gemm_f32_packers[] = {
+inline constexpr gemm_packer<gemm_f32_args> gemm_f32_packers[] = {
 #if LANES_X86
     {isa::avx512, avx512::gemm_f32_14x32::name, &packed_b_f32::pack<avx512::gemm_f32_14x32>,
-     &gemm_f32_blocked<avx512::gemm_f32_14x32>},
-    {isa::avx2, avx2::gemm_f32_6x16::name, &packed_b_f32::pack<avx2::gemm_f32_6x16>, &gemm_f32_blocked<avx2::gemm_f32_6x16>},
+     &gemm_blocked<avx512::gemm_f32_14x32>},
+    {isa::avx2, avx2::gemm_f32_6x16::name, &packed_b_f32::pack<avx2::gemm_f32_6x16>, &gemm_blocked<avx2::gemm_f32_6x16>},
 #endif
     {isa::ref, portable::gemm_f32_6x2v::name, &packed_b_f32::pack<portable::gemm_f32_6x2v>,
-     &gemm_f32_blocked<portable::gemm_f32_6x2v>},
+     &gemm_blocked<portable::gemm_f32_6x2v>},
 };
-inline constexpr kernel_entry<gemm_u8s8_args> gemm_u8s8[] = {{isa::ref, "ref::gemm_u8s8", &ref::gemm_u8s8}};
-inline constexpr kernel_entry<gemv_u8s8_args> gemv_u8s8[] = {{isa::ref, "ref::gemv_u8s8", &ref::gemv_u8s8}};
+
+// INT8: every entry is bit-identical to the reference (kernels/gemm_u8s8_kernels-inl.hpp).
+inline constexpr kernel_entry<gemm_u8s8_args> gemm_u8s8[] = {
+#if LANES_X86
+    {isa::avx512vnni, "vnni::gemm_u8s8_small_m", &vnni::gemm_u8s8_small_m, &vnni::gemm_u8s8_small_m_accepts},
+    {isa::avx512vnni, vnni::gemm_u8s8_14x32::name, &vnni::gemm_u8s8},
+    {isa::avx512, "avx512::gemm_u8s8_small_m", &avx512::gemm_u8s8_small_m, &avx512::gemm_u8s8_small_m_accepts},
+    {isa::avx512, avx512::gemm_u8s8_12x32::name, &avx512::gemm_u8s8},
+    {isa::avxvnni, "avxvnni::gemm_u8s8_small_m", &avxvnni::gemm_u8s8_small_m, &avxvnni::gemm_u8s8_small_m_accepts},
+    {isa::avxvnni, avxvnni::gemm_u8s8_6x16::name, &avxvnni::gemm_u8s8},
+    {isa::avx2, "avx2::gemm_u8s8_small_m", &avx2::gemm_u8s8_small_m, &avx2::gemm_u8s8_small_m_accepts},
+    {isa::avx2, avx2::gemm_u8s8_6x16::name, &avx2::gemm_u8s8},
+#endif
+    {isa::ref, "ref::gemm_u8s8", &ref::gemm_u8s8},
+};
+inline constexpr kernel_entry<gemv_u8s8_args> gemv_u8s8[] = {
+#if LANES_X86
+    {isa::avx512vnni, "vnni::gemv_u8s8", &vnni::gemv_u8s8},
+    {isa::avx512, "avx512::gemv_u8s8", &avx512::gemv_u8s8},
+    {isa::avxvnni, "avxvnni::gemv_u8s8", &avxvnni::gemv_u8s8},
+    {isa::avx2, "avx2::gemv_u8s8", &avx2::gemv_u8s8},
+#endif
+    {isa::ref, "ref::gemv_u8s8", &ref::gemv_u8s8},
+};
+#if LANES_X86
+inline constexpr gemm_packer<gemm_u8s8_args> gemm_u8s8_packers[] = {
+    {isa::avx512vnni, vnni::gemm_u8s8_14x32::name, &packed_b_u8s8::pack<vnni::gemm_u8s8_14x32>, &gemm_blocked<vnni::gemm_u8s8_14x32>},
+    {isa::avx512, avx512::gemm_u8s8_12x32::name, &packed_b_u8s8::pack<avx512::gemm_u8s8_12x32>, &gemm_blocked<avx512::gemm_u8s8_12x32>},
+    {isa::avxvnni, avxvnni::gemm_u8s8_6x16::name, &packed_b_u8s8::pack<avxvnni::gemm_u8s8_6x16>, &gemm_blocked<avxvnni::gemm_u8s8_6x16>},
+    {isa::avx2, avx2::gemm_u8s8_6x16::name, &packed_b_u8s8::pack<avx2::gemm_u8s8_6x16>, &gemm_blocked<avx2::gemm_u8s8_6x16>},
+};
+#endif
 inline constexpr kernel_entry<conv2d_f32_args> conv2d_f32[] = {{isa::ref, "ref::conv2d_f32", &ref::conv2d_f32}};
 inline constexpr kernel_entry<conv2d_u8s8_args> conv2d_u8s8[] = {{isa::ref, "ref::conv2d_u8s8", &ref::conv2d_u8s8}};
 inline constexpr kernel_entry<pool2d_args> max_pool2d[] = {{isa::ref, "ref::max_pool2d", &ref::max_pool2d}};
@@ -128,16 +162,43 @@ inline void dequantize(const dequantize_args& args) { kernels::dequantize(args);
 // pack_gemm_f32_b packs op(B) (k x n, from b/ldb/trans_b of its argument) for the best microkernel
 // usable under the current cap. gemm_f32_packed runs that same microkernel, so it needs the packing
 // kernel's level to be usable and allowed by the cap at the time of the call.
-inline packed_b_f32 pack_gemm_f32_b(const gemm_f32_args& p) {
-    const arg_check check{"pack_gemm_f32_b"};
+namespace detail {
+
+// Packs B with the best packer usable under the cap. B's own checks (k, n, b, ldb) come first.
+template <class Args, std::size_t N>
+packed_b<Args> pack_with(const char* op, const tables::gemm_packer<Args> (&packers)[N], const Args& p) {
+    const arg_check check{op};
     check.positive("k", p.k);
     check.positive("n", p.n);
     check.not_null("b", p.b);
     if (p.trans_b) check.matrix("B", "ldb", p.n, p.k, p.ldb, "n x k, transposed");
     else check.matrix("B", "ldb", p.k, p.n, p.ldb, "k x n");
-    for (const tables::gemm_f32_packer& packer : tables::gemm_f32_packers)
+    for (const tables::gemm_packer<Args>& packer : packers)
         if (packer.level <= isa_cap() && usable(packer.level)) return packer.pack(p);
-    fail("pack_gemm_f32_b: no packing kernel is usable");
+    fail(op, ": no packing kernel is usable");
+}
+
+// Runs the kernel that packed `b`, after checking that b fits the problem and may run under the cap.
+// The caller has checked the rest of the arguments (A, C, the epilogue).
+template <class Args, std::size_t N>
+void run_packed(const char* op, const tables::gemm_packer<Args> (&packers)[N], const Args& p, const packed_b<Args>& b) {
+    if (b.empty()) fail(op, ": the packed B is empty");
+    if (p.k != b.k() || p.n != b.n())
+        fail(op, ": k = ", p.k, " and n = ", p.n, " do not match the packed B, which is ", b.k(), " x ", b.n());
+    if (b.level() > isa_cap())
+        fail(op, ": B was packed for ", b.kernel(), " but the ISA cap is ", isa_name(isa_cap()), "; pack it again");
+    for (const tables::gemm_packer<Args>& packer : packers) {
+        if (std::string_view(packer.name) != b.kernel()) continue;
+        require_usable(packer.level, op);
+        return packer.run(p, &b);
+    }
+    fail(op, ": no kernel reads B packed by ", b.kernel());
+}
+
+}  // namespace detail
+
+inline packed_b_f32 pack_gemm_f32_b(const gemm_f32_args& p) {
+    return detail::pack_with("pack_gemm_f32_b", tables::gemm_f32_packers, p);
 }
 
 inline void gemm_f32_packed(const gemm_f32_args& p, const packed_b_f32& b) {
@@ -145,20 +206,39 @@ inline void gemm_f32_packed(const gemm_f32_args& p, const packed_b_f32& b) {
     check.positive("m", p.m);
     check.not_null("a", p.a);
     check.not_null("c", p.c);
-    if (b.empty()) fail("gemm_f32_packed: the packed B is empty");
-    if (p.k != b.k() || p.n != b.n())
-        fail("gemm_f32_packed: k = ", p.k, " and n = ", p.n, " do not match the packed B, which is ", b.k(), " x ", b.n());
     if (p.trans_a) check.matrix("A", "lda", p.k, p.m, p.lda, "k x m, transposed");
     else check.matrix("A", "lda", p.m, p.k, p.lda, "m x k");
     check.matrix("C", "ldc", p.m, p.n, p.ldc, "m x n");
-    if (b.level() > isa_cap())
-        fail("gemm_f32_packed: B was packed for ", b.kernel(), " but the ISA cap is ", isa_name(isa_cap()), "; pack it again");
-    for (const tables::gemm_f32_packer& packer : tables::gemm_f32_packers) {
-        if (std::string_view(packer.name) != b.kernel()) continue;
-        require_usable(packer.level, "gemm_f32_packed");
-        return packer.run(p, &b);
-    }
-    fail("gemm_f32_packed: no kernel reads B packed by ", b.kernel());
+    detail::run_packed("gemm_f32_packed", tables::gemm_f32_packers, p, b);
+}
+
+// The same for INT8 weights: pack_gemm_u8s8_b packs op(B) (s8, k x n) and its column sums once;
+// gemm_u8s8_packed runs the kernel that packed it (args.b is ignored). With no SIMD level usable (a
+// non-x86 build, or LANES_ISA=ref) there is no packed format: pack_gemm_u8s8_b says so, and callers
+// use gemm_u8s8 with the unpacked B.
+inline packed_b_u8s8 pack_gemm_u8s8_b(const gemm_u8s8_args& p) {
+    validate_int8_depth(arg_check{"pack_gemm_u8s8_b"}, p.k);
+#if LANES_X86
+    return detail::pack_with("pack_gemm_u8s8_b", tables::gemm_u8s8_packers, p);
+#else
+    fail("pack_gemm_u8s8_b: no packed INT8 format exists for this CPU; use gemm_u8s8");
+#endif
+}
+
+inline void gemm_u8s8_packed(const gemm_u8s8_args& p, const packed_b_u8s8& b) {
+    const arg_check check{"gemm_u8s8_packed"};
+    check.positive("m", p.m);
+    check.not_null("a", p.a);
+    check.not_null("c", p.c);
+    validate_u8_zero_point(check, "a_zero_point", p.a_zero_point);
+    check.matrix("A", "lda", p.m, p.k, p.lda, "m x k");
+    check.matrix("C", "ldc", p.m, p.n, p.ldc, "m x n");
+    if (!b.empty() && p.n == b.n()) validate_requant(check, p.requant, p.n);
+#if LANES_X86
+    detail::run_packed("gemm_u8s8_packed", tables::gemm_u8s8_packers, p, b);
+#else
+    fail("gemm_u8s8_packed: no packed INT8 format exists for this CPU; use gemm_u8s8");
+#endif
 }
 
 // ---- What each operation resolves to, for `lanes info` and tests. --------------------------------

@@ -1,7 +1,10 @@
 // lanes: the peak probe. Measures, on the calling core, what each instruction family can sustain:
 //
 //   fma_avx2, fma_avx512        FP32 FLOP/s of vfmadd231ps on ymm / zmm
-//   maddubs_avx2, maddubs_avx512 INT8 op/s of vpmaddubsw + vpmaddwd + vpaddd on ymm / zmm
+//   maddubs_avx2, maddubs_avx512 INT8 op/s of vpmaddubsw + vpmaddwd + vpaddd on ymm / zmm (the
+//                                usual sequence, which saturates; for comparison only)
+//   madd16_avx2, madd16_avx512   INT8 op/s of vpmaddwd + vpaddd on 16-bit values, the exact scheme the
+//                                AVX2 and AVX-512BW INT8 kernels use
 //   vnni_avx, vnni_avx512        INT8 op/s of vpdpbusd on ymm (AVX-VNNI) / zmm (AVX512-VNNI)
 //   read                         single-core read bandwidth (bytes/s) over a buffer well beyond L3
 //
@@ -52,6 +55,8 @@ struct peak_report {
     peak_figure fma_avx512 = peak_figure::of("fp32 fma zmm", isa::avx512);
     peak_figure maddubs_avx2 = peak_figure::of("int8 vpmaddubsw+vpmaddwd ymm", isa::avx2);
     peak_figure maddubs_avx512 = peak_figure::of("int8 vpmaddubsw+vpmaddwd zmm", isa::avx512);
+    peak_figure madd16_avx2 = peak_figure::of("int8 widened vpmaddwd ymm", isa::avx2);
+    peak_figure madd16_avx512 = peak_figure::of("int8 widened vpmaddwd zmm", isa::avx512);
     peak_figure vnni_avx = peak_figure::of("int8 vpdpbusd ymm", isa::avxvnni);
     peak_figure vnni_avx512 = peak_figure::of("int8 vpdpbusd zmm", isa::avx512vnni);
     peak_figure read = peak_figure::of("memory read (bytes)", isa::ref);
@@ -161,13 +166,17 @@ inline peak_report measure_peaks() {
                             [](std::int64_t n) { return avx2::maddubs_peak_loop(n, 5); });
     detail::measure_compute(r.maddubs_avx512, r.clock_hz, avx512::maddubs_chains * 64 * 2.0,
                             [](std::int64_t n) { return avx512::maddubs_peak_loop(n, 5); });
+    detail::measure_compute(r.madd16_avx2, r.clock_hz, avx2::madd16_chains * 16 * 2.0,
+                            [](std::int64_t n) { return avx2::madd16_peak_loop(n, 5); });
+    detail::measure_compute(r.madd16_avx512, r.clock_hz, avx512::madd16_chains * 32 * 2.0,
+                            [](std::int64_t n) { return avx512::madd16_peak_loop(n, 5); });
     detail::measure_compute(r.vnni_avx, r.clock_hz, 12 * 32 * 2.0,
                             [](std::int64_t n) { return vnni::dpbusd_ymm_peak_loop(n, 5); });
     detail::measure_compute(r.vnni_avx512, r.clock_hz, 16 * 64 * 2.0,
                             [](std::int64_t n) { return vnni::dpbusd_zmm_peak_loop(n, 5); });
     detail::measure_read(r.read, r.clock_hz, cpu());
 #else
-    for (peak_figure* f : {&r.fma_avx2, &r.fma_avx512, &r.maddubs_avx2, &r.maddubs_avx512, &r.vnni_avx, &r.vnni_avx512, &r.read})
+    for (peak_figure* f : {&r.fma_avx2, &r.fma_avx512, &r.maddubs_avx2, &r.maddubs_avx512, &r.madd16_avx2, &r.madd16_avx512, &r.vnni_avx, &r.vnni_avx512, &r.read})
         f->why_not = "not an x86 CPU";
 #endif
     return r;
@@ -180,15 +189,15 @@ inline const peak_report& machine_peaks() {
 }
 
 // The compute peak (ops/s) a kernel of `level` should be compared with. `int8` selects the INT8
-// instruction that level's INT8 kernels use (vpmaddubsw below VNNI, vpdpbusd from avxvnni up).
+// instruction that level's INT8 kernels use (widened vpmaddwd below VNNI, vpdpbusd from avxvnni up).
 // Returns 0 when there is no meaningful peak (the reference) or it was not measured.
 inline double peak_ops_per_second(const peak_report& r, isa level, bool int8) {
     const peak_figure* f = nullptr;
     switch (level) {
         case isa::ref: return 0;
-        case isa::avx2: f = int8 ? &r.maddubs_avx2 : &r.fma_avx2; break;
+        case isa::avx2: f = int8 ? &r.madd16_avx2 : &r.fma_avx2; break;
         case isa::avxvnni: f = int8 ? &r.vnni_avx : &r.fma_avx2; break;
-        case isa::avx512: f = int8 ? &r.maddubs_avx512 : &r.fma_avx512; break;
+        case isa::avx512: f = int8 ? &r.madd16_avx512 : &r.fma_avx512; break;
         case isa::avx512vnni:
         case isa::amx: f = int8 ? &r.vnni_avx512 : &r.fma_avx512; break;
     }

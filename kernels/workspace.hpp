@@ -20,7 +20,7 @@ inline void* allocate_cache_aligned(std::size_t bytes) {
 }
 
 // The buffers a thread holds; each user takes a fixed slot so two live buffers never alias.
-enum class scratch_slot : int { packed_a = 0, packed_b = 1, b_panel = 2, count = 3 };
+enum class scratch_slot : int { packed_a = 0, packed_b = 1, b_panel = 2, column_sums = 3, count = 4 };
 
 class thread_scratch {
 public:

@@ -63,7 +63,7 @@ inline void print_operations(isa cap) {
 inline void print_peaks(const peak_report& r) {
     std::printf("\nMeasured peak on this core (best of 5 runs; clock %.2f GHz from a dependent add chain)\n",
                 r.clock_hz / 1e9);
-    for (const peak_figure* f : {&r.fma_avx2, &r.fma_avx512, &r.maddubs_avx2, &r.maddubs_avx512, &r.vnni_avx,
+    for (const peak_figure* f : {&r.fma_avx2, &r.fma_avx512, &r.maddubs_avx2, &r.maddubs_avx512, &r.madd16_avx2, &r.madd16_avx512, &r.vnni_avx,
                                  &r.vnni_avx512}) {
         if (f->measured)
             std::printf("  %-30s %8.1f G ops/s  %6.1f ops/cycle\n", f->name, f->per_second / 1e9, f->per_cycle);

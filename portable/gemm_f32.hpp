@@ -61,6 +61,6 @@ struct gemm_f32_6x2v : gemm_f32_kernel<6, 2> {
     static constexpr const char* name = "portable::gemm_f32_6x2v";
 };
 
-inline void gemm_f32(const gemm_f32_args& p) { gemm_f32_blocked<gemm_f32_6x2v>(p); }
+inline void gemm_f32(const gemm_f32_args& p) { gemm_blocked<gemm_f32_6x2v>(p); }
 
 }  // namespace lanes::portable

@@ -1,4 +1,5 @@
-// Test helpers: seeded random buffers, unaligned views, and the FP32 tolerance.
+// Test helpers: seeded random buffers, unaligned views, the FP32 tolerance, the GEMM size list and the
+// names and skip reasons of table entries.
 //
 // FP32 tolerance. A dot product of length k summed in float in any order satisfies
 //     |computed - exact| <= gamma(k) * sum_l |a_l * b_l|,   gamma(n) = n u / (1 - n u),  u = 2^-24
@@ -13,7 +14,10 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
+
+#include "lanes.hpp"
 
 namespace lanes::test {
 
@@ -36,6 +40,7 @@ struct buffer {
     T* data() { return storage.data() + offset; }
     const T* data() const { return storage.data() + offset; }
     T& operator[](std::size_t i) { return data()[i]; }
+    const T& operator[](std::size_t i) const { return data()[i]; }
     std::size_t size() const { return storage.size() - offset; }
 };
 
@@ -59,6 +64,28 @@ std::vector<T> random_ints(std::size_t count, std::uint32_t seed, int lo, int hi
 template <class T>
 void fill(buffer<T>& b, const std::vector<T>& values) {
     for (std::size_t i = 0; i < values.size() && i < b.size(); ++i) b[i] = values[i];
+}
+
+// The sizes every GEMM sweep covers in each dimension: 1..33, powers of two +-1, and 1000.
+inline std::vector<std::int64_t> issue_sizes() {
+    std::vector<std::int64_t> s;
+    for (std::int64_t v = 1; v <= 33; ++v) s.push_back(v);
+    for (std::int64_t v : {63, 64, 65, 127, 128, 129, 255, 256, 257, 1000}) s.push_back(v);
+    return s;
+}
+
+// Why a kernel of `level` cannot run here, as a skip message; empty when it can.
+inline std::string unusable_reason(const char* kernel, isa level) {
+    const std::string why = why_unusable(level, cpu());
+    return why.empty() ? why : std::string(kernel) + " needs " + isa_name(level) + ", not usable here: " + why;
+}
+
+// A kernel's name as a test-name suffix ("avx512::gemm_f32_14x32" -> "avx512__gemm_f32_14x32").
+inline std::string test_suffix(const char* kernel) {
+    std::string name = kernel;
+    for (char& ch : name)
+        if (ch == ':') ch = '_';
+    return name;
 }
 
 // Runs `body` and expects a lanes::error whose message contains `fragment`.

@@ -22,13 +22,9 @@ namespace {
 
 using namespace lanes;
 using lanes::test::buffer;
-
-std::vector<std::int64_t> issue_sizes() {
-    std::vector<std::int64_t> s;
-    for (std::int64_t v = 1; v <= 33; ++v) s.push_back(v);
-    for (std::int64_t v : {63, 64, 65, 127, 128, 129, 255, 256, 257, 1000}) s.push_back(v);
-    return s;
-}
+using lanes::test::issue_sizes;
+using lanes::test::test_suffix;
+using lanes::test::unusable_reason;
 
 struct gemm_case {
     std::int64_t m = 1, n = 1, k = 1;
@@ -125,20 +121,6 @@ std::vector<gemm_case> sweep_cases() {
     return cases;
 }
 
-// Why a kernel of `level` cannot run here, as a skip message; empty when it can.
-std::string unusable_reason(const char* kernel, isa level) {
-    const std::string why = why_unusable(level, cpu());
-    return why.empty() ? why : std::string(kernel) + " needs " + isa_name(level) + ", not usable here: " + why;
-}
-
-// A kernel's name as a test-name suffix ("avx512::gemm_f32_14x32" -> "avx512__gemm_f32_14x32").
-std::string test_suffix(const char* kernel) {
-    std::string name = kernel;
-    for (char& ch : name)
-        if (ch == ':') ch = '_';
-    return name;
-}
-
 // ---- One test per kernel of the gemm_f32 table -----------------------------------------------------
 
 class GemmF32Kernel : public ::testing::TestWithParam<std::size_t> {
@@ -222,7 +204,7 @@ INSTANTIATE_TEST_SUITE_P(Table, GemmF32Kernel, ::testing::Range<std::size_t>(0, 
 
 class GemmF32Packed : public ::testing::TestWithParam<std::size_t> {
 protected:
-    const tables::gemm_f32_packer& packer() const { return tables::gemm_f32_packers[GetParam()]; }
+    const tables::gemm_packer<gemm_f32_args>& packer() const { return tables::gemm_f32_packers[GetParam()]; }
     void SetUp() override {
         const std::string why = unusable_reason(packer().name, packer().level);
         if (!why.empty()) GTEST_SKIP() << why;

@@ -1,0 +1,344 @@
+// lanes: the INT8 GEMM microkernel, its packing and the dot-product loops, written once for every ISA.
+//
+// Included once per ISA inside that ISA's namespace and target region (no include guard, like
+// kernels/gemm_f32_kernels-inl.hpp), after the ISA has defined `ivec`: the integer multiply-add it uses
+// and the handful of operations of the requantizing epilogue. Two families of multiply-add exist:
+//
+//   vpdpbusd (AVX512-VNNI on zmm, AVX-VNNI on ymm): each 32-bit lane adds 4 products u8 x s8 of 4
+//       consecutive k. A is kept as u8 and B as s8, both in groups of 4 along k (k_group = 4).
+//   vpmaddwd on 16-bit values (AVX2 on ymm, AVX-512BW on zmm): each 32-bit lane adds 2 products of
+//       16-bit integers. A is widened to u16 and B to s16 when they are packed (k_group = 2). This is
+//       the exact replacement for vpmaddubsw, whose int16 sum of two products saturates (255 * 127 * 2
+//       = 64770 > 32767); docs/gemm_u8s8.md measures both.
+//
+// Either way every product and every sum is exact in int32 (kernels/gemm.hpp bounds k), so all ISAs
+// give the reference's accumulators bit for bit, and the epilogue repeats the reference's float steps.
+//
+// Needs: <immintrin.h>, <algorithm>, <cstdint>, <cstring>, <type_traits>, kernels/gemm.hpp, kernels/gemm_driver.hpp and
+// reference/requant.hpp, included before the target region begins.
+
+// ---- The microkernel: an MR x (NV * lanes) tile of int32 accumulators in MR * NV registers --------------
+//
+// Packed layouts (G = k_group, groups = ceil(kc / G), padding is zero):
+//   A panel: for each group g, for each row i, G elements:   a[(g * MR + i) * G + t] = A[i][g*G + t]
+//   B panel: for each group g, for each column j, G elements: b[(g * NR + j) * G + t] = B[g*G + t][j]
+// so one 32-bit broadcast of A's group and NV loads of B feed MR * NV multiply-adds per group.
+template <int MR, int NV>
+struct gemm_u8s8_kernel {
+    // The driver's contract (kernels/gemm_driver.hpp).
+    using args_type = gemm_u8s8_args;
+    using a_type = typename ivec::a_type;
+    using b_type = typename ivec::b_type;
+    static constexpr isa level = ivec::level;
+    static constexpr int mr = MR, nr = NV * ivec::lanes, k_group = ivec::group;
+    static constexpr bool has_column_sums = true;
+    static constexpr bool can_read_a_in_place = false;
+
+    static gemm_blocks blocks(std::int64_t k) {
+        return choose_whole_depth_blocks(MR, nr, round_up(k, k_group), sizeof(a_type), sizeof(b_type), cpu());
+    }
+
+    // sum_p op(B)[p][j] for every column j: the zero-point term is a_zero_point times this.
+    static void column_sums(const gemm_u8s8_args& p, std::int32_t* sums) {
+        if (p.trans_b) {
+            for (std::int64_t j = 0; j < p.n; ++j) {
+                const std::int8_t* row = p.b + j * p.ldb;
+                std::int32_t s = 0;
+                for (std::int64_t l = 0; l < p.k; ++l) s += row[l];
+                sums[j] = s;
+            }
+        } else {
+            std::fill(sums, sums + p.n, 0);
+            for (std::int64_t l = 0; l < p.k; ++l)
+                for (std::int64_t j = 0; j < p.n; ++j) sums[j] += p.b[l * p.ldb + j];
+        }
+    }
+
+    // Per call: the column sums, needed only when A has a non-zero zero point.
+    struct state {
+        const std::int32_t* sums = nullptr;
+    };
+    static state prepare(const gemm_u8s8_args& p, const packed_b_u8s8* prepacked) {
+        if (p.a_zero_point == 0) return {};
+        if (prepacked != nullptr) return {prepacked->column_sums()};
+        std::int32_t* sums = scratch<std::int32_t>(scratch_slot::column_sums, static_cast<std::size_t>(p.n));
+        column_sums(p, sums);
+        return {sums};
+    }
+
+    // A's rows [i0, i0 + mc) x depth [p0, p0 + kc) into MR-row panels (u8 kept or widened to u16).
+    static void pack_a(const gemm_u8s8_args& p, std::int64_t i0, std::int64_t p0, std::int64_t mc, std::int64_t kc,
+                       a_type* dst) {
+        const std::int64_t groups = (kc + k_group - 1) / k_group, full = kc / k_group;
+        for (std::int64_t r = 0; r < mc; r += MR, dst += MR * groups * k_group) {
+            const std::int64_t rows = std::min<std::int64_t>(MR, mc - r);
+            for (std::int64_t i = 0; i < MR; ++i) {
+                a_type* out = dst + i * k_group;
+                if (i >= rows) {
+                    for (std::int64_t g = 0; g < groups; ++g)
+                        for (int t = 0; t < k_group; ++t) out[g * MR * k_group + t] = 0;
+                    continue;
+                }
+                const std::uint8_t* src = p.a + (i0 + r + i) * p.lda + p0;
+                for (std::int64_t g = 0; g < full; ++g) copy_group(src + g * k_group, out + g * MR * k_group);
+                for (std::int64_t g = full; g < groups; ++g)
+                    for (int t = 0; t < k_group; ++t) {
+                        const std::int64_t l = g * k_group + t;
+                        out[g * MR * k_group + t] = l < kc ? src[l] : 0;
+                    }
+            }
+        }
+    }
+
+    // op(B)'s depth [p0, p0 + kc) x columns [j0, j0 + nc) into NR-column panels (s8 kept or widened).
+    // Whole groups of 16 columns of a row-major B are interleaved with SSE unpacks (G rows of 16 bytes
+    // become 16 groups of G); a transposed B already holds each column's group contiguously. Partial
+    // groups and columns go element by element, zero-padded.
+    static void pack_b(const gemm_u8s8_args& p, std::int64_t p0, std::int64_t j0, std::int64_t kc, std::int64_t nc,
+                       b_type* dst) {
+        const std::int64_t groups = (kc + k_group - 1) / k_group, full = kc / k_group;
+        for (std::int64_t s = 0; s < nc; s += nr, dst += nr * groups * k_group) {
+            const std::int64_t cols = std::min<std::int64_t>(nr, nc - s);
+            const std::int64_t vector_cols = p.trans_b ? cols : cols / 16 * 16;
+            for (std::int64_t g = 0; g < groups; ++g) {
+                b_type* out = dst + g * nr * k_group;
+                std::int64_t j = 0;
+                if (g < full) {
+                    if (p.trans_b) {
+                        for (; j < vector_cols; ++j) copy_group(p.b + (j0 + s + j) * p.ldb + p0 + g * k_group, out + j * k_group);
+                    } else {
+                        const std::int8_t* row = p.b + (p0 + g * k_group) * p.ldb + j0 + s;
+                        for (; j < vector_cols; j += 16) interleave16(row + j, p.ldb, out + j * k_group);
+                    }
+                }
+                for (; j < nr; ++j) {
+                    for (int t = 0; t < k_group; ++t) {
+                        const std::int64_t l = g * k_group + t;
+                        std::int8_t value = 0;
+                        if (j < cols && l < kc)
+                            value = p.trans_b ? p.b[(j0 + s + j) * p.ldb + p0 + l] : p.b[(p0 + l) * p.ldb + j0 + s + j];
+                        out[j * k_group + t] = value;
+                    }
+                }
+            }
+        }
+    }
+
+    // One tile over the whole depth, then the requantizing epilogue straight from the registers.
+    static void tile(const gemm_u8s8_args& p, const state& st, std::int64_t kc, const a_type* a, const b_type* b,
+                     const tile_position& where) {
+        typename ivec::reg acc[MR][NV];
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[i][v] = ivec::zero();
+        const std::int64_t groups = (kc + k_group - 1) / k_group;
+        for (std::int64_t g = 0; g < groups; ++g) {
+            typename ivec::reg bv[NV];
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) bv[v] = ivec::load_b(b + v * ivec::lanes * k_group);
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; ++i) {
+                const typename ivec::reg ai = ivec::broadcast_a(a + i * k_group);
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; ++v) acc[i][v] = ivec::madd(acc[i][v], ai, bv[v]);
+            }
+            a += MR * k_group;
+            b += nr * k_group;
+        }
+        finish(p, st, where, acc);
+    }
+
+private:
+    // One whole group of k_group consecutive elements (of a row of A or of a transposed B), widened when
+    // the packed type is 16-bit.
+    template <class T>
+    static void copy_group(const T* src, std::conditional_t<std::is_same_v<T, std::uint8_t>, a_type, b_type>* out) {
+        if constexpr (sizeof(*out) == 1) {
+            std::memcpy(out, src, k_group);
+        } else {
+#pragma GCC unroll 4
+            for (int t = 0; t < k_group; ++t) out[t] = src[t];
+        }
+    }
+
+    // Rows l .. l + k_group - 1 (`stride` apart) x 16 columns of a row-major B into 16 groups: out[j * G + t].
+    static void interleave16(const std::int8_t* row, std::int64_t stride, b_type* out) {
+        if constexpr (k_group == 4) {
+            const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row));
+            const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + stride));
+            const __m128i r2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * stride));
+            const __m128i r3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 3 * stride));
+            const __m128i lo01 = _mm_unpacklo_epi8(r0, r1), hi01 = _mm_unpackhi_epi8(r0, r1);
+            const __m128i lo23 = _mm_unpacklo_epi8(r2, r3), hi23 = _mm_unpackhi_epi8(r2, r3);
+            __m128i* o = reinterpret_cast<__m128i*>(out);
+            _mm_storeu_si128(o + 0, _mm_unpacklo_epi16(lo01, lo23));
+            _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(lo01, lo23));
+            _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(hi01, hi23));
+            _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(hi01, hi23));
+        } else {
+            const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row));
+            const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + stride));
+            const __m128i w0lo = _mm_cvtepi8_epi16(r0), w0hi = _mm_cvtepi8_epi16(_mm_srli_si128(r0, 8));
+            const __m128i w1lo = _mm_cvtepi8_epi16(r1), w1hi = _mm_cvtepi8_epi16(_mm_srli_si128(r1, 8));
+            __m128i* o = reinterpret_cast<__m128i*>(out);
+            _mm_storeu_si128(o + 0, _mm_unpacklo_epi16(w0lo, w1lo));
+            _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(w0lo, w1lo));
+            _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(w0hi, w1hi));
+            _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(w0hi, w1hi));
+        }
+    }
+
+    // Epilogue, per column j: x = acc + (bias[j] - a_zero_point * sums[j]) in int32 (wrapping adds whose
+    // exact result is in range, so the wrap cancels), then the reference's steps (reference/requant.hpp).
+    static void finish(const gemm_u8s8_args& p, const state& st, const tile_position& where,
+                       typename ivec::reg (&acc)[MR][NV]) {
+        const requant_params& q = p.requant;
+        typename ivec::mask cols[NV];
+        typename ivec::reg offset[NV];
+        typename ivec::freg scale[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) {
+            const std::int64_t j = where.j + v * ivec::lanes;
+            cols[v] = ivec::first(where.n - v * ivec::lanes);
+            offset[v] = q.bias != nullptr ? ivec::load_first(cols[v], q.bias + j) : ivec::zero();
+            if (st.sums != nullptr)
+                offset[v] = ivec::sub(offset[v], ivec::mullo(ivec::set1(p.a_zero_point), ivec::load_first(cols[v], st.sums + j)));
+            scale[v] = q.out != dtype::s32 ? ivec::fload_first(cols[v], q.scale + j) : ivec::fzero();
+        }
+        const ref::output_range range = q.out == dtype::u8 || q.out == dtype::s8 ? ref::int8_output_range(q) : ref::output_range{0, 0};
+        const typename ivec::freg lo = ivec::fset1(range.lo), hi = ivec::fset1(range.hi);
+        const typename ivec::freg zero_point = ivec::fset1(static_cast<float>(q.zero_point));
+        for (std::int64_t i = 0; i < where.m; ++i) {
+            const std::int64_t row = (where.i + i) * p.ldc + where.j;
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) {
+                const std::int64_t at = row + v * ivec::lanes;
+                const typename ivec::reg x = ivec::add(acc[i][v], offset[v]);
+                if (q.out == dtype::s32) {
+                    ivec::store_first(cols[v], static_cast<std::int32_t*>(p.c) + at, q.relu ? ivec::max_zero(x) : x);
+                    continue;
+                }
+                typename ivec::freg f = ivec::fmul(ivec::to_float(x), scale[v]);
+                if (q.out == dtype::f32) {
+                    ivec::fstore_first(cols[v], static_cast<float*>(p.c) + at, q.relu ? ivec::fmax_zero(f) : f);
+                    continue;
+                }
+                f = ivec::fmin(ivec::fmax(ivec::fadd(ivec::round_even(f), zero_point), lo), hi);
+                if (q.out == dtype::u8) ivec::store_u8_first(cols[v], static_cast<std::uint8_t*>(p.c) + at, f);
+                else ivec::store_s8_first(cols[v], static_cast<std::int8_t*>(p.c) + at, f);
+            }
+        }
+    }
+};
+
+// ---- Dot products of rows: C[i][j] = requant( sum_l (A[i][l] - za) * W[j][l] ) --------------------------
+//
+// The memory-bound kernel behind the INT8 GEMV (one row of A) and the small-M GEMM with a transposed B
+// (a fully connected layer at batch 1..16, W in PyTorch's [out][in] order). Each row of W is read from
+// memory once: RW rows of W stay in cache while the rows of A pass over them RA at a time. A step covers
+// ivec::step bytes of k; the last partial step is copied into a zeroed buffer, so nothing past a row is
+// read. With a zero point, sum_l W[j][l] is accumulated alongside (one more multiply-add by ones per W
+// vector) and za times it is subtracted at the end. The epilogue is the reference's, per element.
+template <int RA, int RW, bool zero_point>
+void dot_rows_block(const gemm_u8s8_args& p, std::int64_t i0, std::int64_t j0) {
+    constexpr int step = ivec::step;
+    typename ivec::reg acc[RA][RW], wsum[RW];
+#pragma GCC unroll 4
+    for (int j = 0; j < RW; ++j) {
+        wsum[j] = ivec::zero();
+#pragma GCC unroll 4
+        for (int i = 0; i < RA; ++i) acc[i][j] = ivec::zero();
+    }
+    const typename ivec::reg ones = ivec::x_ones();
+    const std::uint8_t* a = p.a + i0 * p.lda;
+    const std::int8_t* w = p.b + j0 * p.ldb;
+    auto accumulate = [&](const std::uint8_t* const (&a_rows)[RA], const std::int8_t* const (&w_rows)[RW]) {
+        typename ivec::reg wv[RW];
+#pragma GCC unroll 4
+        for (int j = 0; j < RW; ++j) {
+            wv[j] = ivec::load_w(w_rows[j]);
+            if constexpr (zero_point) wsum[j] = ivec::dot(wsum[j], ones, wv[j]);
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < RA; ++i) {
+            const typename ivec::reg xv = ivec::load_x(a_rows[i]);
+#pragma GCC unroll 4
+            for (int j = 0; j < RW; ++j) acc[i][j] = ivec::dot(acc[i][j], xv, wv[j]);
+        }
+    };
+    std::int64_t l = 0;
+    for (; l + step <= p.k; l += step) {
+        const std::uint8_t* a_rows[RA];
+        const std::int8_t* w_rows[RW];
+        for (int i = 0; i < RA; ++i) a_rows[i] = a + i * p.lda + l;
+        for (int j = 0; j < RW; ++j) w_rows[j] = w + j * p.ldb + l;
+        accumulate(a_rows, w_rows);
+    }
+    if (l < p.k) {
+        const std::size_t rest = static_cast<std::size_t>(p.k - l);
+        alignas(64) std::uint8_t a_tail[RA][step] = {};
+        alignas(64) std::int8_t w_tail[RW][step] = {};
+        const std::uint8_t* a_rows[RA];
+        const std::int8_t* w_rows[RW];
+        for (int i = 0; i < RA; ++i) {
+            std::memcpy(a_tail[i], a + i * p.lda + l, rest);
+            a_rows[i] = a_tail[i];
+        }
+        for (int j = 0; j < RW; ++j) {
+            std::memcpy(w_tail[j], w + j * p.ldb + l, rest);
+            w_rows[j] = w_tail[j];
+        }
+        accumulate(a_rows, w_rows);
+    }
+    for (int j = 0; j < RW; ++j) {
+        const std::int32_t correction = zero_point ? p.a_zero_point * ivec::sum(wsum[j]) : 0;
+        for (int i = 0; i < RA; ++i)
+            ref::requantize_store(ivec::sum(acc[i][j]) - correction, p.requant, j0 + j, p.c, (i0 + i) * p.ldc + j0 + j);
+    }
+}
+
+// All rows of A against RW rows of W, which stay in L1/L2 while the groups of A pass over them.
+template <int RW, bool zero_point>
+void dot_rows_of_w(const gemm_u8s8_args& p, std::int64_t j0) {
+    constexpr int RA = ivec::dot_rows_a;
+    std::int64_t i = 0;
+    for (; i + RA <= p.m; i += RA) dot_rows_block<RA, RW, zero_point>(p, i, j0);
+    for (; i < p.m; ++i) dot_rows_block<1, RW, zero_point>(p, i, j0);
+}
+
+template <bool zero_point>
+void dot_rows_u8s8(const gemm_u8s8_args& p) {
+    std::int64_t j = 0;
+    for (; j + 4 <= p.n; j += 4) dot_rows_of_w<4, zero_point>(p, j);
+    for (; j < p.n; ++j) dot_rows_of_w<1, zero_point>(p, j);
+}
+
+// ---- GEMV and small-M GEMM ------------------------------------------------------------------------------
+
+inline constexpr std::int64_t small_m_limit_u8s8 = 16;
+
+inline bool gemm_u8s8_small_m_accepts(const gemm_u8s8_args& p) { return p.m <= small_m_limit_u8s8 && p.trans_b; }
+
+inline void gemm_u8s8_small_m(const gemm_u8s8_args& p) {
+    if (p.a_zero_point != 0) dot_rows_u8s8<true>(p);
+    else dot_rows_u8s8<false>(p);
+}
+
+// y = W x as the 1 x n product x^T W^T.
+inline void gemv_u8s8(const gemv_u8s8_args& p) {
+    gemm_u8s8_args row;
+    row.m = 1;
+    row.n = p.n;
+    row.k = p.k;
+    row.a = p.x;
+    row.lda = p.k;
+    row.a_zero_point = p.x_zero_point;
+    row.b = p.w;
+    row.ldb = p.ldw;
+    row.trans_b = true;
+    row.c = p.y;
+    row.ldc = p.n;
+    row.requant = p.requant;
+    gemm_u8s8_small_m(row);
+}

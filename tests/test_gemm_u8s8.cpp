@@ -1,0 +1,361 @@
+// INT8 GEMM and GEMV: every kernel of the tables must reproduce the reference bit for bit (the whole C
+// buffer is compared byte for byte, so the padding between n and ldc must also be left untouched), over
+// the sizes {1..33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1000} (k not a multiple of 2 or 4
+// included), ld > width, unaligned pointers, zero points 0 and non-zero, every output type, ReLU, the
+// extremes 255 x -128 and 255 x 127 that saturate vpmaddubsw, prepacked B, and 1 against 2 threads.
+#include <gtest/gtest.h>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "helpers.hpp"
+#include "lanes.hpp"
+
+namespace {
+
+using namespace lanes;
+using lanes::test::buffer;
+using lanes::test::issue_sizes;
+using lanes::test::test_suffix;
+using lanes::test::unusable_reason;
+
+// How the inputs are drawn.
+enum class values {
+    random,        // A uniform in [0, 255], B in [-128, 127]
+    max_positive,  // A = 255, B = 127: every vpmaddubsw pair would saturate at +32767
+    max_negative,  // A = 255, B = -128: every pair would saturate at -32768
+    alternating,   // A = 255, B alternating 127 / -128 along k
+    small,         // A in [0, 3], B in [-3, 3]: with scale 0.5, many results fall exactly half-way
+};
+
+struct int8_case {
+    std::int64_t m = 1, n = 1, k = 1;
+    bool trans_b = false;
+    std::int32_t a_zero_point = 0;
+    dtype out = dtype::u8;
+    std::int32_t zero_point = 0;
+    bool bias = false, relu = false;
+    std::int64_t pad = 0;  // added to every leading dimension
+    values fill = values::random;
+};
+
+std::string describe(const int8_case& c) {
+    return "m=" + std::to_string(c.m) + " n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) +
+           " trans_b=" + std::to_string(c.trans_b) + " a_zero_point=" + std::to_string(c.a_zero_point) + " out=" +
+           dtype_name(c.out) + " zero_point=" + std::to_string(c.zero_point) + " bias=" + std::to_string(c.bias) +
+           " relu=" + std::to_string(c.relu) + " pad=" + std::to_string(c.pad) + " fill=" + std::to_string(static_cast<int>(c.fill));
+}
+
+std::size_t element_bytes(dtype t) { return t == dtype::s32 || t == dtype::f32 ? 4 : 1; }
+
+// The operands of one case, and the reference's C.
+struct int8_problem {
+    buffer<std::uint8_t> a;
+    buffer<std::int8_t> b;
+    buffer<std::int32_t> bias;
+    buffer<float> scale;
+    buffer<unsigned char> c, expected;
+    gemm_u8s8_args args;
+
+    int8_problem(const int8_case& t, std::uint32_t seed)
+        : a(static_cast<std::size_t>(t.m * (t.k + t.pad))),
+          b(static_cast<std::size_t>(t.trans_b ? t.n * (t.k + t.pad) : t.k * (t.n + t.pad))),
+          bias(static_cast<std::size_t>(t.n)),
+          scale(static_cast<std::size_t>(t.n)),
+          // Unaligned for SIMD (never 16-byte aligned), but aligned to the element as C++ requires.
+          c(static_cast<std::size_t>(t.m * (t.n + t.pad)) * element_bytes(t.out), element_bytes(t.out) == 4 ? 4 : 3),
+          expected(c.size(), element_bytes(t.out) == 4 ? 4 : 3) {
+        const std::int64_t lda = t.k + t.pad, ldb = t.trans_b ? t.k + t.pad : t.n + t.pad;
+        switch (t.fill) {
+            case values::random:
+                lanes::test::fill(a, lanes::test::random_ints<std::uint8_t>(a.size(), seed, 0, 255));
+                lanes::test::fill(b, lanes::test::random_ints<std::int8_t>(b.size(), seed + 1, -128, 127));
+                break;
+            case values::small:
+                lanes::test::fill(a, lanes::test::random_ints<std::uint8_t>(a.size(), seed, 0, 3));
+                lanes::test::fill(b, lanes::test::random_ints<std::int8_t>(b.size(), seed + 1, -3, 3));
+                break;
+            default:
+                for (std::size_t i = 0; i < a.size(); ++i) a[i] = 255;
+                for (std::int64_t l = 0; l < t.k; ++l)
+                    for (std::int64_t j = 0; j < t.n; ++j) {
+                        const std::int8_t v = t.fill == values::max_positive ? 127
+                                              : t.fill == values::max_negative ? -128
+                                                                               : (l % 2 ? -128 : 127);
+                        b[static_cast<std::size_t>(t.trans_b ? j * ldb + l : l * ldb + j)] = v;
+                    }
+        }
+        lanes::test::fill(bias, lanes::test::random_ints<std::int32_t>(bias.size(), seed + 2, -50000, 50000));
+        // Scales that spread the outputs over the range (and beyond, so the clamps are exercised), with
+        // every third column at exactly 0.5 so that odd sums fall half-way between two integers.
+        const auto spread = lanes::test::random_floats(scale.size(), seed + 3, 0.2f, 3.0f);
+        for (std::size_t j = 0; j < scale.size(); ++j)
+            scale[j] = j % 3 == 0 ? 0.5f : spread[j] * 64.0f / (static_cast<float>(std::sqrt(static_cast<double>(t.k))) * 128.0f * 74.0f);
+        lanes::test::fill(c, lanes::test::random_ints<unsigned char>(c.size(), seed + 4, 0, 255));
+        std::memcpy(expected.data(), c.data(), c.size());
+        args = {.m = t.m, .n = t.n, .k = t.k, .a = a.data(), .lda = lda, .a_zero_point = t.a_zero_point, .b = b.data(), .ldb = ldb,
+                .trans_b = t.trans_b, .c = c.data(), .ldc = t.n + t.pad,
+                .requant = {.bias = t.bias ? bias.data() : nullptr, .scale = scale.data(), .zero_point = t.zero_point, .relu = t.relu, .out = t.out}};
+        gemm_u8s8_args reference = args;
+        reference.c = expected.data();
+        ref::gemm_u8s8(reference);
+    }
+
+    // Byte-for-byte equality of the whole C buffer, padding included; reports the first difference.
+    void expect_identical(const std::string& who, const int8_case& t) const {
+        const std::size_t bytes = c.size();
+        for (std::size_t i = 0; i < bytes; ++i) {
+            if (c[i] == expected[i]) continue;
+            const std::size_t element = i / element_bytes(t.out);
+            const std::int64_t ldc = t.n + t.pad;
+            ADD_FAILURE() << who << " differs from the reference at row " << static_cast<std::int64_t>(element) / ldc << ", column "
+                          << static_cast<std::int64_t>(element) % ldc << " (byte " << i << "): " << describe(t);
+            return;
+        }
+    }
+};
+
+void check_gemm_u8s8(const int8_case& t, const std::function<void(const gemm_u8s8_args&)>& run, const std::string& who,
+                     std::uint32_t seed) {
+    int8_problem problem(t, seed);
+    run(problem.args);
+    problem.expect_identical(who, t);
+}
+
+// One case per size per dimension (the other two rotating through the list, halved while the problem
+// exceeds 2M multiply-adds), the variants rotating with the case number.
+std::vector<int8_case> sweep_cases() {
+    const std::vector<std::int64_t> sizes = issue_sizes();
+    const std::size_t count = sizes.size();
+    const dtype outputs[] = {dtype::u8, dtype::s8, dtype::s32, dtype::f32};
+    std::vector<int8_case> cases;
+    for (std::size_t idx = 0; idx < count; ++idx) {
+        for (int dim = 0; dim < 3; ++dim) {
+            std::int64_t size[3] = {sizes[(idx * 7 + 3) % count], sizes[(idx * 13 + 1) % count], sizes[(idx * 5 + 8) % count]};
+            size[dim] = sizes[idx];
+            while (size[0] * size[1] * size[2] > 2'000'000) {
+                int largest = dim == 0 ? 1 : 0;
+                for (int d = 0; d < 3; ++d)
+                    if (d != dim && size[d] > size[largest]) largest = d;
+                size[largest] = std::max<std::int64_t>(1, size[largest] / 2);
+            }
+            const std::size_t v = cases.size();
+            int8_case c;
+            c.m = size[0];
+            c.n = size[1];
+            c.k = size[2];
+            c.trans_b = v % 4 == 3;
+            c.a_zero_point = v % 3 == 0 ? 0 : static_cast<std::int32_t>(v * 37 % 256);
+            c.out = outputs[v % 4];
+            c.zero_point = c.out == dtype::u8 ? static_cast<std::int32_t>(v * 11 % 256) : c.out == dtype::s8 ? static_cast<std::int32_t>(v * 11 % 256) - 128 : 0;
+            c.bias = v % 2 == 0;
+            c.relu = v % 5 < 2;
+            c.pad = static_cast<std::int64_t>(v % 3);
+            cases.push_back(c);
+        }
+    }
+    return cases;
+}
+
+// The extremes, for every output type: 255 x 127 and 255 x -128 in every product, over depths that are
+// and are not multiples of 2 and 4, and small values whose scaled sums tie.
+std::vector<int8_case> extreme_cases() {
+    std::vector<int8_case> cases;
+    for (const values fill : {values::max_positive, values::max_negative, values::alternating, values::small})
+        for (const std::int64_t k : {1, 2, 3, 4, 5, 7, 8, 63, 64, 65, 1000, 4099})
+            for (const dtype out : {dtype::s32, dtype::u8, dtype::s8, dtype::f32}) {
+                int8_case c{.m = 19, .n = 37, .k = k, .trans_b = k % 2 == 1, .out = out, .bias = k % 3 != 0, .pad = 1, .fill = fill};
+                c.zero_point = out == dtype::u8 ? 128 : 0;
+                c.a_zero_point = fill == values::small ? 1 : (k % 4 == 1 ? 255 : 0);
+                c.relu = k % 2 == 0;
+                cases.push_back(c);
+            }
+    return cases;
+}
+
+// ---- One test per kernel of the gemm_u8s8 table -----------------------------------------------------
+
+class GemmU8S8Kernel : public ::testing::TestWithParam<std::size_t> {
+protected:
+    const kernel_entry<gemm_u8s8_args>& entry() const { return kernels::gemm_u8s8.table()[GetParam()]; }
+    void SetUp() override {
+        const std::string why = unusable_reason(entry().name, entry().level);
+        if (!why.empty()) GTEST_SKIP() << why;
+    }
+    void run(const gemm_u8s8_args& p) const {
+        validate(p);
+        entry().run(p);
+    }
+    // The case made acceptable to this kernel (the small-M kernel takes m <= 16 with a transposed B).
+    int8_case fitted(int8_case c) const {
+        gemm_u8s8_args probe{.m = c.m, .n = c.n, .k = c.k, .trans_b = c.trans_b, .requant = {}};
+        if (entry().accepts == nullptr || entry().accepts(probe)) return c;
+        c.m = std::min<std::int64_t>(c.m, 16);
+        c.trans_b = true;
+        probe = {.m = c.m, .n = c.n, .k = c.k, .trans_b = c.trans_b, .requant = {}};
+        EXPECT_TRUE(entry().accepts(probe)) << entry().name << " accepts none of the sweep's variants";
+        return c;
+    }
+};
+
+TEST_P(GemmU8S8Kernel, BitIdenticalToReferenceOverTheSizeSweep) {
+    std::uint32_t seed = 1000;
+    for (const int8_case& c : sweep_cases()) {
+        check_gemm_u8s8(fitted(c), [&](const gemm_u8s8_args& p) { run(p); }, entry().name, seed += 10);
+        if (HasFailure()) return;
+    }
+}
+
+TEST_P(GemmU8S8Kernel, BitIdenticalOnExtremesAndHalfwayRounding) {
+    std::uint32_t seed = 3000;
+    for (const int8_case& c : extreme_cases()) {
+        check_gemm_u8s8(fitted(c), [&](const gemm_u8s8_args& p) { run(p); }, entry().name, seed += 10);
+        if (HasFailure()) return;
+    }
+}
+
+TEST_P(GemmU8S8Kernel, OneAndTwoThreadsGiveIdenticalResults) {
+#if defined(_OPENMP)
+    for (const bool trans_b : {false, true}) {
+        // Above the threading threshold; several row blocks and one (m = 16: the small-M path).
+        for (const std::int64_t m : {700, 16}) {
+            const int8_case c = fitted({.m = m, .n = 300, .k = 999, .trans_b = trans_b, .a_zero_point = 7, .bias = true, .relu = true});
+            int8_problem one(c, 11), two(c, 11);
+            const int saved = omp_get_max_threads();
+            omp_set_num_threads(1);
+            run(one.args);
+            omp_set_num_threads(2);
+            run(two.args);
+            omp_set_num_threads(saved);
+            EXPECT_EQ(std::memcmp(one.c.data(), two.c.data(), one.c.size()), 0) << entry().name << ": " << describe(c);
+            one.expect_identical(entry().name, c);
+        }
+    }
+#else
+    GTEST_SKIP() << "built without OpenMP";
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, GemmU8S8Kernel, ::testing::Range<std::size_t>(0, kernels::gemm_u8s8.table().size()),
+                         [](const ::testing::TestParamInfo<std::size_t>& info) { return test_suffix(kernels::gemm_u8s8.table()[info.param].name); });
+
+// ---- Prepacked B --------------------------------------------------------------------------------------
+#if LANES_X86
+
+class GemmU8S8Packed : public ::testing::TestWithParam<std::size_t> {
+protected:
+    const tables::gemm_packer<gemm_u8s8_args>& packer() const { return tables::gemm_u8s8_packers[GetParam()]; }
+    void SetUp() override {
+        const std::string why = unusable_reason(packer().name, packer().level);
+        if (!why.empty()) GTEST_SKIP() << why;
+    }
+};
+
+TEST_P(GemmU8S8Packed, BitIdenticalAndRemembersItsKernel) {
+    std::uint32_t seed = 9000;
+    for (const int8_case& c : {int8_case{.m = 1, .n = 1, .k = 1}, int8_case{.m = 33, .n = 65, .k = 129, .trans_b = true, .a_zero_point = 3, .bias = true},
+                               int8_case{.m = 64, .n = 257, .k = 1001, .a_zero_point = 255, .out = dtype::s32, .pad = 3},
+                               int8_case{.m = 17, .n = 100, .k = 4611, .trans_b = true, .out = dtype::s8, .zero_point = -5, .relu = true, .pad = 1},
+                               int8_case{.m = 300, .n = 40, .k = 66, .a_zero_point = 100, .out = dtype::f32, .relu = true, .fill = values::max_negative}}) {
+        check_gemm_u8s8(c, [&](const gemm_u8s8_args& p) {
+            const packed_b_u8s8 packed = packer().pack(p);
+            EXPECT_EQ(std::string(packed.kernel()), packer().name);
+            EXPECT_EQ(packed.level(), packer().level);
+            gemm_u8s8_args without_b = p;
+            without_b.b = nullptr;  // the packed call never reads args.b
+            lanes::gemm_u8s8_packed(without_b, packed);
+        }, packer().name, seed += 10);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Packers, GemmU8S8Packed, ::testing::Range<std::size_t>(0, std::size(tables::gemm_u8s8_packers)),
+                         [](const ::testing::TestParamInfo<std::size_t>& info) { return test_suffix(tables::gemm_u8s8_packers[info.param].name); });
+
+TEST(GemmU8S8PackedErrors, MismatchedShapeEmptyMatrixBadEpilogueAndLoweredCapAreReported) {
+    const auto b = lanes::test::random_ints<std::int8_t>(6, 1, -128, 127);
+    std::uint8_t a[6] = {}, c[9] = {};
+    const float scale[3] = {1.0f, 1.0f, 1.0f}, bad_scale[3] = {1.0f, -1.0f, 1.0f};
+    const requant_params q{.scale = scale};
+    const packed_b_u8s8 packed = pack_gemm_u8s8_b({.n = 3, .k = 2, .b = b.data(), .ldb = 3, .requant = {}});
+    EXPECT_LANES_ERROR(gemm_u8s8_packed({.m = 3, .n = 3, .k = 1, .a = a, .lda = 2, .c = c, .ldc = 3, .requant = q}, packed),
+                       "k = 1 and n = 3 do not match the packed B, which is 2 x 3");
+    EXPECT_LANES_ERROR(gemm_u8s8_packed({.m = 3, .n = 3, .k = 2, .a = a, .lda = 2, .c = c, .ldc = 3, .requant = q}, packed_b_u8s8{}),
+                       "the packed B is empty");
+    EXPECT_LANES_ERROR(gemm_u8s8_packed({.m = 3, .n = 3, .k = 2, .a = a, .lda = 2, .c = c, .ldc = 3, .requant = {.scale = bad_scale}}, packed),
+                       "scale[1] = -1 must be finite and non-negative");
+    EXPECT_LANES_ERROR(gemm_u8s8_packed({.m = 3, .n = 3, .k = 2, .a = a, .lda = 2, .a_zero_point = 256, .c = c, .ldc = 3, .requant = q}, packed),
+                       "a_zero_point = 256 is outside [0, 255]");
+    EXPECT_LANES_ERROR(pack_gemm_u8s8_b({.n = 3, .k = 2, .b = b.data(), .ldb = 2, .requant = {}}), "ldb = 2 is smaller than");
+    EXPECT_LANES_ERROR(pack_gemm_u8s8_b({.n = 3, .k = max_int8_k + 1, .b = b.data(), .ldb = 3, .requant = {}}), "exceeds 32768");
+    set_isa_cap(isa::ref);
+    EXPECT_LANES_ERROR(gemm_u8s8_packed({.m = 3, .n = 3, .k = 2, .a = a, .lda = 2, .c = c, .ldc = 3, .requant = q}, packed),
+                       "but the ISA cap is ref; pack it again");
+    EXPECT_LANES_ERROR(pack_gemm_u8s8_b({.n = 3, .k = 2, .b = b.data(), .ldb = 3, .requant = {}}), "no packing kernel is usable");
+    set_isa_cap(best_usable());
+}
+
+#endif
+
+// ---- GEMV -----------------------------------------------------------------------------------------------
+
+class GemvU8S8Kernel : public ::testing::TestWithParam<std::size_t> {
+protected:
+    const kernel_entry<gemv_u8s8_args>& entry() const { return kernels::gemv_u8s8.table()[GetParam()]; }
+    void SetUp() override {
+        const std::string why = unusable_reason(entry().name, entry().level);
+        if (!why.empty()) GTEST_SKIP() << why;
+    }
+};
+
+TEST_P(GemvU8S8Kernel, BitIdenticalToReference) {
+    const std::vector<std::int64_t> sizes = issue_sizes();
+    const dtype outputs[] = {dtype::u8, dtype::s8, dtype::s32, dtype::f32};
+    std::uint32_t seed = 7000;
+    std::size_t v = 0;
+    for (const std::int64_t n : sizes) {
+        for (const bool extreme : {false, true}) {
+            // The GEMV is the transposed-B GEMM with one row: reuse the GEMM problem, then call the GEMV on it.
+            int8_case c{.m = 1, .n = n, .k = sizes[(v * 7 + 5) % sizes.size()] * (v % 4 == 0 ? 9 : 1), .trans_b = true,
+                        .a_zero_point = v % 3 == 0 ? 0 : 200, .out = outputs[v % 4], .bias = v % 2 == 0, .relu = v % 5 < 2,
+                        .pad = static_cast<std::int64_t>(v % 3), .fill = extreme ? values::alternating : values::random};
+            c.zero_point = c.out == dtype::u8 ? 20 : c.out == dtype::s8 ? -20 : 0;
+            int8_problem problem(c, seed += 10);
+            const gemm_u8s8_args& g = problem.args;
+            const gemv_u8s8_args p{.n = g.n, .k = g.k, .w = g.b, .ldw = g.ldb, .x = g.a, .x_zero_point = g.a_zero_point, .y = g.c, .requant = g.requant};
+            validate(p);
+            entry().run(p);
+            problem.expect_identical(entry().name, c);
+            if (HasFailure()) return;
+            ++v;
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, GemvU8S8Kernel, ::testing::Range<std::size_t>(0, kernels::gemv_u8s8.table().size()),
+                         [](const ::testing::TestParamInfo<std::size_t>& info) { return test_suffix(kernels::gemv_u8s8.table()[info.param].name); });
+
+// ---- Block sizes --------------------------------------------------------------------------------------
+
+TEST(GemmU8S8Blocks, WholeDepthRule) {
+    cpu_info c;
+    c.l1d_kib = 48;
+    c.l2_kib = 2048;
+    c.l3_kib = 491520;
+    c.cores = 2;
+    const gemm_blocks b = choose_whole_depth_blocks(14, 32, 4608, 1, 1, c);
+    EXPECT_EQ(b.kc, 4608);
+    EXPECT_EQ(b.mc, 2048 * 1024 / 8 / 4608 / 14 * 14);  // 56
+    EXPECT_EQ(b.nc, 4096);
+    const gemm_blocks deep = choose_whole_depth_blocks(6, 16, 32768, 2, 2, c);
+    EXPECT_EQ(deep.mc, 6);  // at least one panel of rows
+    EXPECT_EQ(deep.nc % 16, 0);
+}
+
+}  // namespace

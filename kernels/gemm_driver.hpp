@@ -23,7 +23,6 @@
 #include <cstring>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #if defined(_OPENMP)
@@ -62,16 +61,24 @@ struct gemm_blocks {
     std::int64_t mc = 0, kc = 0, nc = 0;
 };
 
-inline gemm_blocks choose_gemm_blocks(int mr, int nr, std::int64_t element_bytes, const cpu_info& c) {
-    const std::int64_t l1 = (c.l1d_kib > 0 ? c.l1d_kib : 32) * std::int64_t{1024};
+// MC and NC for a given KC, by the rule above; A and B elements may differ in size (INT8 kernels that
+// widen to 16 bits pack both as 2 bytes, vpdpbusd kernels both as 1).
+inline gemm_blocks blocks_around_depth(int mr, int nr, std::int64_t kc, std::int64_t a_bytes, std::int64_t b_bytes,
+                                       const cpu_info& c) {
     const std::int64_t l2 = (c.l2_kib > 0 ? c.l2_kib : 1024) * std::int64_t{1024};
     const std::int64_t cores = c.cores > 0 ? c.cores : 1;
     const std::int64_t l3_per_core = c.l3_kib > 0 ? c.l3_kib * std::int64_t{1024} / cores : std::int64_t{2} << 20;
     gemm_blocks b;
-    b.kc = std::clamp<std::int64_t>(l1 / (nr * element_bytes) / 16 * 16, 64, 512);
-    b.mc = std::clamp<std::int64_t>(l2 / 8 / (b.kc * element_bytes) / mr * mr, mr, 960 / mr * mr);
-    b.nc = std::clamp<std::int64_t>(l3_per_core / 2 / (b.kc * element_bytes) / nr * nr, nr, 4096 / nr * nr);
+    b.kc = kc;
+    b.mc = std::clamp<std::int64_t>(l2 / 8 / (kc * a_bytes) / mr * mr, mr, 960 / mr * mr);
+    b.nc = std::clamp<std::int64_t>(l3_per_core / 2 / (kc * b_bytes) / nr * nr, nr, 4096 / nr * nr);
     return b;
+}
+
+inline gemm_blocks choose_gemm_blocks(int mr, int nr, std::int64_t element_bytes, const cpu_info& c) {
+    const std::int64_t l1 = (c.l1d_kib > 0 ? c.l1d_kib : 32) * std::int64_t{1024};
+    const std::int64_t kc = std::clamp<std::int64_t>(l1 / (nr * element_bytes) / 16 * 16, 64, 512);
+    return blocks_around_depth(mr, nr, kc, element_bytes, element_bytes, c);
 }
 
 // The blocks an FP32 microkernel uses on this machine, chosen once.
@@ -79,23 +86,6 @@ template <class Micro>
 const gemm_blocks& blocks_for() {
     static const gemm_blocks blocks = choose_gemm_blocks(Micro::mr, Micro::nr, sizeof(float), cpu());
     return blocks;
-}
-
-// INT8 kernels take the whole depth in one block (KC = k): their s32 accumulators then never leave the
-// registers before the requantizing epilogue, so a u8 or s8 C needs no int32 copy for partial sums.
-// One byte per element lets a KC of a few thousand still keep an MR x KC panel of A and most of a
-// KC x NR panel of B in L1/L2 (ResNet-50's deepest layer has k = 4608). MC and NC then follow the rule
-// above with this KC: MC = (L2 / 8) / (k * A bytes), NC = (L3 per core / 2) / (k * B bytes).
-inline gemm_blocks choose_whole_depth_blocks(int mr, int nr, std::int64_t k, std::int64_t a_bytes, std::int64_t b_bytes,
-                                             const cpu_info& c) {
-    const std::int64_t l2 = (c.l2_kib > 0 ? c.l2_kib : 1024) * std::int64_t{1024};
-    const std::int64_t cores = c.cores > 0 ? c.cores : 1;
-    const std::int64_t l3_per_core = c.l3_kib > 0 ? c.l3_kib * std::int64_t{1024} / cores : std::int64_t{2} << 20;
-    gemm_blocks b;
-    b.kc = k;
-    b.mc = std::clamp<std::int64_t>(l2 / 8 / (k * a_bytes) / mr * mr, mr, 960 / mr * mr);
-    b.nc = std::clamp<std::int64_t>(l3_per_core / 2 / (k * b_bytes) / nr * nr, nr, 4096 / nr * nr);
-    return b;
 }
 
 // ---- FP32: what a microkernel needs to finish its tile ---------------------------------------------

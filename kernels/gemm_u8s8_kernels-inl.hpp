@@ -34,8 +34,12 @@ struct gemm_u8s8_kernel {
     static constexpr bool has_column_sums = true;
     static constexpr bool can_read_a_in_place = false;
 
+    // The whole depth is one block (KC = k): the s32 accumulators then never leave the registers before
+    // the requantizing epilogue, so a u8 or s8 C needs no int32 copy for partial sums. One or two bytes
+    // per element keep an MR x KC panel of A and most of a KC x NR panel of B in L1/L2 even at
+    // ResNet-50's deepest k = 4608. MC and NC follow the driver's rule with this KC.
     static gemm_blocks blocks(std::int64_t k) {
-        return choose_whole_depth_blocks(MR, nr, round_up(k, k_group), sizeof(a_type), sizeof(b_type), cpu());
+        return blocks_around_depth(MR, nr, round_up(k, k_group), sizeof(a_type), sizeof(b_type), cpu());
     }
 
     // sum_p op(B)[p][j] for every column j: the zero-point term is a_zero_point times this.

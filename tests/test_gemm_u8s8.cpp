@@ -349,11 +349,11 @@ TEST(GemmU8S8Blocks, WholeDepthRule) {
     c.l2_kib = 2048;
     c.l3_kib = 491520;
     c.cores = 2;
-    const gemm_blocks b = choose_whole_depth_blocks(14, 32, 4608, 1, 1, c);
+    const gemm_blocks b = blocks_around_depth(14, 32, 4608, 1, 1, c);
     EXPECT_EQ(b.kc, 4608);
     EXPECT_EQ(b.mc, 2048 * 1024 / 8 / 4608 / 14 * 14);  // 56
     EXPECT_EQ(b.nc, 4096);
-    const gemm_blocks deep = choose_whole_depth_blocks(6, 16, 32768, 2, 2, c);
+    const gemm_blocks deep = blocks_around_depth(6, 16, 32768, 2, 2, c);
     EXPECT_EQ(deep.mc, 6);  // at least one panel of rows
     EXPECT_EQ(deep.nc % 16, 0);
 }

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,42 @@ inline std::string test_suffix(const char* kernel) {
         if (ch == ':') ch = '_';
     return name;
 }
+
+// The rows of a table: a dispatcher's kernels, or an array of packers.
+template <class Args>
+std::span<const kernel_entry<Args>> rows_of(const dispatcher<Args>& d) {
+    return d.table();
+}
+template <class Row, std::size_t N>
+std::span<const Row> rows_of(const Row (&rows)[N]) {
+    return rows;
+}
+
+// A test parametrized over the rows of `Table` (kernels::gemm_f32, tables::gemm_u8s8_packers, ...):
+// entry() is the row under test, named by its kernel, and the test is skipped, with the reason, where
+// its ISA level cannot run here.
+//
+//     class GemmF32Kernel : public table_rows<kernels::gemm_f32> {};
+//     INSTANTIATE_TEST_SUITE_P(Table, GemmF32Kernel, GemmF32Kernel::all(), GemmF32Kernel::name);
+template <const auto& Table>
+class table_rows : public ::testing::TestWithParam<std::size_t> {
+public:
+    static auto all() { return ::testing::Range<std::size_t>(0, rows_of(Table).size()); }
+    static std::string name(const ::testing::TestParamInfo<std::size_t>& info) { return test_suffix(rows_of(Table)[info.param].name); }
+
+protected:
+    const auto& entry() const { return rows_of(Table)[GetParam()]; }
+    void SetUp() override {
+        const std::string why = unusable_reason(entry().name, entry().level);
+        if (!why.empty()) GTEST_SKIP() << why;
+    }
+    // A kernel table's entry on validated arguments, as dispatch would run it.
+    template <class Args>
+    void run(const Args& p) const {
+        validate(p);
+        entry().run(p);
+    }
+};
 
 // Runs `body` and expects a lanes::error whose message contains `fragment`.
 #define EXPECT_LANES_ERROR(body, fragment)                                                       \

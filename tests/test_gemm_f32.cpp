@@ -23,8 +23,7 @@ namespace {
 using namespace lanes;
 using lanes::test::buffer;
 using lanes::test::issue_sizes;
-using lanes::test::test_suffix;
-using lanes::test::unusable_reason;
+using lanes::test::table_rows;
 
 struct gemm_case {
     std::int64_t m = 1, n = 1, k = 1;
@@ -123,17 +122,8 @@ std::vector<gemm_case> sweep_cases() {
 
 // ---- One test per kernel of the gemm_f32 table -----------------------------------------------------
 
-class GemmF32Kernel : public ::testing::TestWithParam<std::size_t> {
+class GemmF32Kernel : public table_rows<kernels::gemm_f32> {
 protected:
-    const kernel_entry<gemm_f32_args>& entry() const { return kernels::gemm_f32.table()[GetParam()]; }
-    void SetUp() override {
-        const std::string why = unusable_reason(entry().name, entry().level);
-        if (!why.empty()) GTEST_SKIP() << why;
-    }
-    void run(const gemm_f32_args& p) const {
-        validate(p);
-        entry().run(p);
-    }
     // The case made acceptable to this kernel (the small-M kernel takes m <= 16 with a transposed B).
     gemm_case fitted(gemm_case c) const {
         gemm_f32_args probe{.m = c.m, .n = c.n, .k = c.k, .trans_a = c.trans_a, .trans_b = c.trans_b};
@@ -194,22 +184,11 @@ TEST_P(GemmF32Kernel, OneAndTwoThreadsGiveIdenticalResults) {
 #endif
 }
 
-std::string kernel_name(const ::testing::TestParamInfo<std::size_t>& info) {
-    return test_suffix(kernels::gemm_f32.table()[info.param].name);
-}
-
-INSTANTIATE_TEST_SUITE_P(Table, GemmF32Kernel, ::testing::Range<std::size_t>(0, kernels::gemm_f32.table().size()), kernel_name);
+INSTANTIATE_TEST_SUITE_P(Table, GemmF32Kernel, GemmF32Kernel::all(), GemmF32Kernel::name);
 
 // ---- Prepacked B --------------------------------------------------------------------------------------
 
-class GemmF32Packed : public ::testing::TestWithParam<std::size_t> {
-protected:
-    const tables::gemm_packer<gemm_f32_args>& packer() const { return tables::gemm_f32_packers[GetParam()]; }
-    void SetUp() override {
-        const std::string why = unusable_reason(packer().name, packer().level);
-        if (!why.empty()) GTEST_SKIP() << why;
-    }
-};
+class GemmF32Packed : public table_rows<tables::gemm_f32_packers> {};
 
 TEST_P(GemmF32Packed, MatchesReferenceAndRemembersItsKernel) {
     std::uint32_t seed = 9000;
@@ -217,18 +196,17 @@ TEST_P(GemmF32Packed, MatchesReferenceAndRemembersItsKernel) {
                                   gemm_case{.m = 64, .n = 257, .k = 1000, .alpha = 0.5f, .beta = 1.0f, .pad = 3},
                                   gemm_case{.m = 17, .n = 1000, .k = 63, .trans_a = true, .trans_b = true, .beta = 0.5f, .relu = true, .pad = 1}}) {
         check_gemm_f32(base, [&](const gemm_f32_args& p) {
-            const packed_b_f32 packed = packer().pack(p);
-            EXPECT_EQ(std::string(packed.kernel()), packer().name);
-            EXPECT_EQ(packed.level(), packer().level);
+            const packed_b_f32 packed = entry().pack(p);
+            EXPECT_EQ(std::string(packed.kernel()), entry().name);
+            EXPECT_EQ(packed.level(), entry().level);
             gemm_f32_args without_b = p;
             without_b.b = nullptr;  // the packed call never reads args.b
             lanes::gemm_f32_packed(without_b, packed);
-        }, packer().name, seed += 10);
+        }, entry().name, seed += 10);
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Packers, GemmF32Packed, ::testing::Range<std::size_t>(0, std::size(tables::gemm_f32_packers)),
-                         [](const ::testing::TestParamInfo<std::size_t>& info) { return test_suffix(tables::gemm_f32_packers[info.param].name); });
+INSTANTIATE_TEST_SUITE_P(Packers, GemmF32Packed, GemmF32Packed::all(), GemmF32Packed::name);
 
 TEST(GemmF32PackedErrors, MismatchedShapeEmptyMatrixAndLoweredCapAreReported) {
     const auto b = lanes::test::random_floats(6, 1);
@@ -248,14 +226,7 @@ TEST(GemmF32PackedErrors, MismatchedShapeEmptyMatrixAndLoweredCapAreReported) {
 
 // ---- GEMV -----------------------------------------------------------------------------------------------
 
-class GemvF32Kernel : public ::testing::TestWithParam<std::size_t> {
-protected:
-    const kernel_entry<gemv_f32_args>& entry() const { return kernels::gemv_f32.table()[GetParam()]; }
-    void SetUp() override {
-        const std::string why = unusable_reason(entry().name, entry().level);
-        if (!why.empty()) GTEST_SKIP() << why;
-    }
-};
+class GemvF32Kernel : public table_rows<kernels::gemv_f32> {};
 
 TEST_P(GemvF32Kernel, MatchesReferenceBothOrientations) {
     const std::vector<std::int64_t> sizes = issue_sizes();
@@ -292,8 +263,7 @@ TEST_P(GemvF32Kernel, MatchesReferenceBothOrientations) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, GemvF32Kernel, ::testing::Range<std::size_t>(0, kernels::gemv_f32.table().size()),
-                         [](const ::testing::TestParamInfo<std::size_t>& info) { return test_suffix(kernels::gemv_f32.table()[info.param].name); });
+INSTANTIATE_TEST_SUITE_P(Table, GemvF32Kernel, GemvF32Kernel::all(), GemvF32Kernel::name);
 
 // ---- Block sizes --------------------------------------------------------------------------------------
 

@@ -23,8 +23,7 @@ namespace {
 using namespace lanes;
 using lanes::test::buffer;
 using lanes::test::issue_sizes;
-using lanes::test::test_suffix;
-using lanes::test::unusable_reason;
+using lanes::test::table_rows;
 
 // How the inputs are drawn.
 enum class values {
@@ -182,17 +181,8 @@ std::vector<int8_case> extreme_cases() {
 
 // ---- One test per kernel of the gemm_u8s8 table -----------------------------------------------------
 
-class GemmU8S8Kernel : public ::testing::TestWithParam<std::size_t> {
+class GemmU8S8Kernel : public table_rows<kernels::gemm_u8s8> {
 protected:
-    const kernel_entry<gemm_u8s8_args>& entry() const { return kernels::gemm_u8s8.table()[GetParam()]; }
-    void SetUp() override {
-        const std::string why = unusable_reason(entry().name, entry().level);
-        if (!why.empty()) GTEST_SKIP() << why;
-    }
-    void run(const gemm_u8s8_args& p) const {
-        validate(p);
-        entry().run(p);
-    }
     // The case made acceptable to this kernel (the small-M kernel takes m <= 16 with a transposed B).
     int8_case fitted(int8_case c) const {
         gemm_u8s8_args probe{.m = c.m, .n = c.n, .k = c.k, .trans_b = c.trans_b, .requant = {}};
@@ -243,20 +233,12 @@ TEST_P(GemmU8S8Kernel, OneAndTwoThreadsGiveIdenticalResults) {
 #endif
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, GemmU8S8Kernel, ::testing::Range<std::size_t>(0, kernels::gemm_u8s8.table().size()),
-                         [](const ::testing::TestParamInfo<std::size_t>& info) { return test_suffix(kernels::gemm_u8s8.table()[info.param].name); });
+INSTANTIATE_TEST_SUITE_P(Table, GemmU8S8Kernel, GemmU8S8Kernel::all(), GemmU8S8Kernel::name);
 
 // ---- Prepacked B --------------------------------------------------------------------------------------
 #if LANES_X86
 
-class GemmU8S8Packed : public ::testing::TestWithParam<std::size_t> {
-protected:
-    const tables::gemm_packer<gemm_u8s8_args>& packer() const { return tables::gemm_u8s8_packers[GetParam()]; }
-    void SetUp() override {
-        const std::string why = unusable_reason(packer().name, packer().level);
-        if (!why.empty()) GTEST_SKIP() << why;
-    }
-};
+class GemmU8S8Packed : public table_rows<tables::gemm_u8s8_packers> {};
 
 TEST_P(GemmU8S8Packed, BitIdenticalAndRemembersItsKernel) {
     std::uint32_t seed = 9000;
@@ -265,18 +247,17 @@ TEST_P(GemmU8S8Packed, BitIdenticalAndRemembersItsKernel) {
                                int8_case{.m = 17, .n = 100, .k = 4611, .trans_b = true, .out = dtype::s8, .zero_point = -5, .relu = true, .pad = 1},
                                int8_case{.m = 300, .n = 40, .k = 66, .a_zero_point = 100, .out = dtype::f32, .relu = true, .fill = values::max_negative}}) {
         check_gemm_u8s8(c, [&](const gemm_u8s8_args& p) {
-            const packed_b_u8s8 packed = packer().pack(p);
-            EXPECT_EQ(std::string(packed.kernel()), packer().name);
-            EXPECT_EQ(packed.level(), packer().level);
+            const packed_b_u8s8 packed = entry().pack(p);
+            EXPECT_EQ(std::string(packed.kernel()), entry().name);
+            EXPECT_EQ(packed.level(), entry().level);
             gemm_u8s8_args without_b = p;
             without_b.b = nullptr;  // the packed call never reads args.b
             lanes::gemm_u8s8_packed(without_b, packed);
-        }, packer().name, seed += 10);
+        }, entry().name, seed += 10);
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Packers, GemmU8S8Packed, ::testing::Range<std::size_t>(0, std::size(tables::gemm_u8s8_packers)),
-                         [](const ::testing::TestParamInfo<std::size_t>& info) { return test_suffix(tables::gemm_u8s8_packers[info.param].name); });
+INSTANTIATE_TEST_SUITE_P(Packers, GemmU8S8Packed, GemmU8S8Packed::all(), GemmU8S8Packed::name);
 
 TEST(GemmU8S8PackedErrors, MismatchedShapeEmptyMatrixBadEpilogueAndLoweredCapAreReported) {
     const auto b = lanes::test::random_ints<std::int8_t>(6, 1, -128, 127);
@@ -305,14 +286,7 @@ TEST(GemmU8S8PackedErrors, MismatchedShapeEmptyMatrixBadEpilogueAndLoweredCapAre
 
 // ---- GEMV -----------------------------------------------------------------------------------------------
 
-class GemvU8S8Kernel : public ::testing::TestWithParam<std::size_t> {
-protected:
-    const kernel_entry<gemv_u8s8_args>& entry() const { return kernels::gemv_u8s8.table()[GetParam()]; }
-    void SetUp() override {
-        const std::string why = unusable_reason(entry().name, entry().level);
-        if (!why.empty()) GTEST_SKIP() << why;
-    }
-};
+class GemvU8S8Kernel : public table_rows<kernels::gemv_u8s8> {};
 
 TEST_P(GemvU8S8Kernel, BitIdenticalToReference) {
     const std::vector<std::int64_t> sizes = issue_sizes();
@@ -338,8 +312,7 @@ TEST_P(GemvU8S8Kernel, BitIdenticalToReference) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, GemvU8S8Kernel, ::testing::Range<std::size_t>(0, kernels::gemv_u8s8.table().size()),
-                         [](const ::testing::TestParamInfo<std::size_t>& info) { return test_suffix(kernels::gemv_u8s8.table()[info.param].name); });
+INSTANTIATE_TEST_SUITE_P(Table, GemvU8S8Kernel, GemvU8S8Kernel::all(), GemvU8S8Kernel::name);
 
 // ---- Block sizes --------------------------------------------------------------------------------------
 

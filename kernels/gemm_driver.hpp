@@ -170,6 +170,8 @@ public:
     isa level() const { return level_; }
     const char* kernel() const { return kernel_; }
     bool empty() const { return data_ == nullptr; }
+    // Memory held: the packed panels and the column sums.
+    std::size_t bytes() const { return bytes_ + sums_.size() * sizeof(std::int32_t); }
     const std::int32_t* column_sums() const { return sums_.empty() ? nullptr : sums_.data(); }
 
     // Panels of rows [p0, p0 + kc) starting at column j0 (a multiple of NR), as elements of type T.
@@ -192,7 +194,8 @@ public:
         out.level_ = Micro::level;
         out.kernel_ = Micro::name;
         const std::int64_t count = round_up(p.k, Micro::k_group) * round_up(p.n, Micro::nr);
-        out.data_.reset(static_cast<unsigned char*>(allocate_cache_aligned(static_cast<std::size_t>(count) * sizeof(T))));
+        out.bytes_ = static_cast<std::size_t>(count) * sizeof(T);
+        out.data_.reset(static_cast<unsigned char*>(allocate_cache_aligned(out.bytes_)));
         T* data = reinterpret_cast<T*>(out.data_.get());
         for (std::int64_t p0 = 0; p0 < p.k; p0 += out.kc_) {
             const std::int64_t kc = std::min(out.kc_, p.k - p0);
@@ -210,6 +213,7 @@ private:
         void operator()(unsigned char* f) const { std::free(f); }
     };
     std::int64_t k_ = 0, n_ = 0, kc_ = 0;
+    std::size_t bytes_ = 0;
     int nr_ = 0, group_ = 1;
     isa level_ = isa::ref;
     const char* kernel_ = "";

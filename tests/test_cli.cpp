@@ -68,3 +68,73 @@ TEST(Cli, UnusableCapIsAClearError) {
     }
     GTEST_SKIP() << "every ISA level is usable on this machine";
 }
+
+// ---- lanes run / bench / calibrate -------------------------------------------------------------------
+namespace {
+
+std::string test_image(const char* name) { return std::string(LANES_TEST_DATA_DIR) + "/" + name; }
+
+int count_of(const std::string& text, const std::string& what) {
+    int n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST(Cli, RunPrintsTheTopFiveLabelsOfEachImage) {
+    const std::string cat = test_image("cat.jpg"), coffee = test_image("coffee.png");
+    const run_result r = run_lanes("", "run --net alexnet '" + cat + "' '" + coffee + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find(cat + "\n"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(coffee + "\n"), std::string::npos) << r.output;
+    EXPECT_EQ(count_of(r.output, "%  "), 10) << r.output;
+}
+
+TEST(Cli, CalibrateWritesAFileThatAnInt8RunReads) {
+    const std::string calib = ::testing::TempDir() + "lanes_cli_calib.json";
+    const run_result c = run_lanes("", "calibrate --net alexnet --random 2 --method minmax --out '" + calib + "'");
+    ASSERT_EQ(c.exit_code, 0) << c.output;
+    EXPECT_NE(c.output.find("calibrating: pass 1/1, image 2/2"), std::string::npos) << c.output;
+    const run_result r = run_lanes("", "run --net alexnet --precision int8 --calib '" + calib + "' '" + test_image("rocket.jpg") + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(count_of(r.output, "%  "), 5) << r.output;
+    EXPECT_EQ(r.output.find("no --calib"), std::string::npos) << r.output;
+    const run_result wrong = run_lanes("", "run --net resnet50 --precision int8 --calib '" + calib + "' '" + test_image("rocket.jpg") + "'");
+    EXPECT_EQ(wrong.exit_code, 2);
+    EXPECT_NE(wrong.output.find("calibrated for 'alexnet', not resnet50"), std::string::npos) << wrong.output;
+}
+
+TEST(Cli, BenchPrintsLatencyThroughputMemoryAndAProfile) {
+    const run_result r = run_lanes("", "bench --net alexnet --precision int8 --batch 2 --seconds 0.05 --profile");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    for (const char* line : {"alexnet int8, batch 2, 1 thread", "latency per batch (ms): p50 ", "throughput: ", "images/s",
+                             "memory: weights ", "planned activations", "peak RSS", "features.0 ", "classifier.6 ",
+                             "outside them"})
+        EXPECT_NE(r.output.find(line), std::string::npos) << line << "\n" << r.output;
+}
+
+TEST(Cli, BadInputExitsNonZeroWithOneLine) {
+    const std::string missing_weights = ::testing::TempDir() + "lanes_cli_no_such.safetensors";
+    const struct {
+        std::string arguments, fragment;
+    } cases[] = {
+        {"run --net alexnet '" + ::testing::TempDir() + "no_such_image.png'", "cannot open the image"},
+        {"run --net alexnet --weights '" + missing_weights + "' '" + test_image("cat.jpg") + "'", "cannot open the weights file"},
+        {"run --net alexnet --weights '" + test_image("cat.jpg") + "' '" + test_image("cat.jpg") + "'", "goes beyond the end of the file"},
+        {"run --net alexnet --threads 0 '" + test_image("cat.jpg") + "'", "--threads = 0 must be at least 1"},
+        {"bench --net alexnet --isa bogus", "unknown ISA level 'bogus'"},
+        {"bench --net alexnet --batch 0", "--batch = 0 must be at least 1"},
+        {"calibrate --net alexnet --images /nonexistent --out x.json", "/nonexistent: not a directory"},
+        {"run --net alexnet --precision int8 --calib /nonexistent.json '" + test_image("cat.jpg") + "'", "cannot open the calibration file"},
+    };
+    for (const auto& c : cases) {
+        const run_result r = run_lanes("", c.arguments);
+        EXPECT_EQ(r.exit_code, 2) << c.arguments << "\n" << r.output;
+        EXPECT_NE(r.output.find("lanes: "), std::string::npos) << r.output;
+        EXPECT_NE(r.output.find(c.fragment), std::string::npos) << c.arguments << "\n" << r.output;
+        EXPECT_EQ(count_of(r.output, "\n"), 1) << r.output;
+    }
+    const run_result unknown = run_lanes("", "run --net vgg16 x.png");
+    EXPECT_NE(unknown.exit_code, 0) << unknown.output;
+}

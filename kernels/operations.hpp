@@ -23,6 +23,8 @@
 #include "../avx2/gemm_u8s8.hpp"
 #include "../avx512/gemm_u8s8.hpp"
 #include "../vnni/gemm_u8s8.hpp"
+#include "../avx2/pool.hpp"
+#include "../avx512/pool.hpp"
 #endif
 
 namespace lanes {
@@ -102,7 +104,12 @@ inline constexpr gemm_packer<gemm_u8s8_args> gemm_u8s8_packers[] = {
 #endif
 inline constexpr kernel_entry<conv2d_f32_args> conv2d_f32[] = {{isa::ref, "ref::conv2d_f32", &ref::conv2d_f32}};
 inline constexpr kernel_entry<conv2d_u8s8_args> conv2d_u8s8[] = {{isa::ref, "ref::conv2d_u8s8", &ref::conv2d_u8s8}};
-inline constexpr kernel_entry<pool2d_args> max_pool2d[] = {{isa::ref, "ref::max_pool2d", &ref::max_pool2d}};
+inline constexpr kernel_entry<pool2d_args> max_pool2d[] = {
+#if LANES_X86
+    {isa::avx512, "avx512::max_pool2d", &avx512::max_pool2d},
+    {isa::avx2, "avx2::max_pool2d", &avx2::max_pool2d},
+#endif
+    {isa::ref, "ref::max_pool2d", &ref::max_pool2d}};
 inline constexpr kernel_entry<pool2d_args> avg_pool2d[] = {{isa::ref, "ref::avg_pool2d", &ref::avg_pool2d}};
 inline constexpr kernel_entry<adaptive_pool2d_args> adaptive_avg_pool2d[] = {
     {isa::ref, "ref::adaptive_avg_pool2d", &ref::adaptive_avg_pool2d}};

@@ -162,10 +162,10 @@ inline constexpr float round_limit = 4194304.0f;  // 2^22
 // The INT8 shortcut pass, in place: y[i] = epilogue(scaled[i] + float(y[i] - zero_point) * shortcut_scale),
 // the same float steps as lanes::ref::conv2d_u8s8 with a residual. (In place on one pointer, because
 // with two equal pointers the compiler's overlap check would send the loop down its scalar path.)
-inline void add_shortcut_u8(const float* scaled, std::uint8_t* y, float shortcut_scale, std::int32_t shortcut_zero_point,
-                            std::int64_t count, std::int32_t zero_point, bool relu) {
+[[gnu::always_inline]] inline void add_shortcut_loop(const float* scaled, std::uint8_t* y, float shortcut_scale,
+                                                     std::int32_t shortcut_zero_point, std::int64_t count,
+                                                     std::int32_t zero_point, bool relu) {
     const float lo = relu ? static_cast<float>(zero_point) : 0.0f, zp = static_cast<float>(zero_point);
-    LANES_OMP(omp parallel for schedule(static) if (count > (1 << 18)))
     for (std::int64_t i = 0; i < count; ++i) {
         float t = scaled[i] + static_cast<float>(static_cast<std::int32_t>(y[i]) - shortcut_zero_point) * shortcut_scale;
         t = t < -round_limit ? -round_limit : t;
@@ -179,9 +179,9 @@ inline void add_shortcut_u8(const float* scaled, std::uint8_t* y, float shortcut
 
 // The network input to u8, exactly as lanes::ref::quantize: clamp(nearbyint(x * (1 / scale)) + zp, 0, 255),
 // NaN to the zero point.
-inline void quantize_input(const float* x, std::int64_t count, float scale, std::int32_t zero_point, std::uint8_t* out) {
+[[gnu::always_inline]] inline void quantize_loop(const float* x, std::int64_t count, float scale, std::int32_t zero_point,
+                                                 std::uint8_t* out) {
     const float inverse = 1.0f / scale, zp = static_cast<float>(zero_point);
-    LANES_OMP(omp parallel for schedule(static) if (count > (1 << 18)))
     for (std::int64_t i = 0; i < count; ++i) {
         float t = x[i] * inverse;
         t = t < -round_limit ? -round_limit : t;
@@ -192,6 +192,65 @@ inline void quantize_input(const float* x, std::int64_t count, float scale, std:
         t = x[i] != x[i] ? zp : t;
         out[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(t));
     }
+}
+
+#if LANES_X86
+// The same loops compiled for AVX2 and AVX-512 (the always_inline bodies take the caller's target,
+// so the compiler vectorizes them 8 and 16 wide), chosen under the ISA cap like any kernel. Every
+// version performs the same IEEE operations per element, so the results are identical.
+[[gnu::target(LANES_TARGET_AVX2)]] inline void add_shortcut_avx2(const float* s, std::uint8_t* y, float rs, std::int32_t rz, std::int64_t n,
+                                                      std::int32_t z, bool relu) {
+    add_shortcut_loop(s, y, rs, rz, n, z, relu);
+}
+[[gnu::target(LANES_TARGET_AVX512)]] inline void add_shortcut_avx512(const float* s, std::uint8_t* y, float rs, std::int32_t rz,
+                                                                    std::int64_t n, std::int32_t z, bool relu) {
+    add_shortcut_loop(s, y, rs, rz, n, z, relu);
+}
+[[gnu::target(LANES_TARGET_AVX2)]] inline void quantize_avx2(const float* x, std::int64_t n, float scale, std::int32_t z, std::uint8_t* out) {
+    quantize_loop(x, n, scale, z, out);
+}
+[[gnu::target(LANES_TARGET_AVX512)]] inline void quantize_avx512(const float* x, std::int64_t n, float scale, std::int32_t z,
+                                                                std::uint8_t* out) {
+    quantize_loop(x, n, scale, z, out);
+}
+#endif
+
+// Splits [0, count) across the OpenMP threads (when large enough) and runs `body(begin, end)` on each part.
+template <class Body>
+void split_rows(std::int64_t count, Body&& body) {
+    const int parts =
+#if defined(_OPENMP)
+        count > (1 << 18) ? omp_get_max_threads() : 1;
+#else
+        1;
+#endif
+    LANES_OMP(omp parallel for schedule(static) if (parts > 1))
+    for (int t = 0; t < parts; ++t) body(count * t / parts, count * (t + 1) / parts);
+}
+
+inline void add_shortcut_u8(const float* scaled, std::uint8_t* y, float shortcut_scale, std::int32_t shortcut_zero_point,
+                            std::int64_t count, std::int32_t zero_point, bool relu) {
+    [[maybe_unused]] const isa level = isa_cap();
+    split_rows(count, [&](std::int64_t begin, std::int64_t end) {
+        const float* s = scaled + begin;
+        std::uint8_t* part = y + begin;
+#if LANES_X86
+        if (level >= isa::avx512) return add_shortcut_avx512(s, part, shortcut_scale, shortcut_zero_point, end - begin, zero_point, relu);
+        if (level >= isa::avx2) return add_shortcut_avx2(s, part, shortcut_scale, shortcut_zero_point, end - begin, zero_point, relu);
+#endif
+        add_shortcut_loop(s, part, shortcut_scale, shortcut_zero_point, end - begin, zero_point, relu);
+    });
+}
+
+inline void quantize_input(const float* x, std::int64_t count, float scale, std::int32_t zero_point, std::uint8_t* out) {
+    [[maybe_unused]] const isa level = isa_cap();
+    split_rows(count, [&](std::int64_t begin, std::int64_t end) {
+#if LANES_X86
+        if (level >= isa::avx512) return quantize_avx512(x + begin, end - begin, scale, zero_point, out + begin);
+        if (level >= isa::avx2) return quantize_avx2(x + begin, end - begin, scale, zero_point, out + begin);
+#endif
+        quantize_loop(x + begin, end - begin, scale, zero_point, out + begin);
+    });
 }
 
 // ---- Profile -----------------------------------------------------------------------------------------

@@ -29,6 +29,14 @@ const tensor_info& tensor_named(const network& n, const std::string& name) {
     throw std::runtime_error("no tensor " + name);
 }
 
+// The levels this machine can run (each test that loops over them covers every build of a loop).
+std::vector<isa> usable_test_levels() {
+    std::vector<isa> levels;
+    for (const isa level : all_isas)
+        if (usable(level)) levels.push_back(level);
+    return levels;
+}
+
 // ---- Topology ------------------------------------------------------------------------------------------
 // Expected figures are torchvision's: 320 state_dict entries and 25,557,032 parameters for resnet50
 // (4.09 G multiply-adds), 16 entries and 61,100,840 parameters for alexnet (0.71 G).
@@ -148,7 +156,10 @@ std::vector<T> patch_order(const std::vector<T>& w, const conv2d_shape& s) {
 }
 
 TEST(NetConvLowering, Int8PatchesGemmAndShortcutEqualReferenceConvBitForBit) {
+    const isa saved = isa_cap();
+    for (const isa level : usable_test_levels())
     for (const conv_case& c : conv_cases) {
+        set_isa_cap(level);
         for (const bool residual : {false, true}) {
             const conv2d_shape s = shape_of(c);
             const std::int64_t m = s.batch * s.out_h() * s.out_w(), k = s.reduction(), outputs = m * s.out_c;
@@ -181,9 +192,10 @@ TEST(NetConvLowering, Int8PatchesGemmAndShortcutEqualReferenceConvBitForBit) {
             }
             gemm_u8s8(g);
             if (residual) add_shortcut_u8(scaled.data(), got.data(), shortcut_scale, shortcut_zp, outputs, out_zp, true);
-            ASSERT_EQ(got, expected) << "kernel " << c.kernel << " stride " << c.stride << " residual " << residual;
+            ASSERT_EQ(got, expected) << isa_name(level) << ": kernel " << c.kernel << " stride " << c.stride << " residual " << residual;
         }
     }
+    set_isa_cap(saved);
 }
 
 TEST(NetConvLowering, Fp32PatchesAndGemmMatchReferenceConv) {
@@ -216,10 +228,23 @@ TEST(NetConvLowering, Fp32PatchesAndGemmMatchReferenceConv) {
 TEST(NetConvLowering, ShortcutRoundingIsHalfToEvenAndSaturates) {
     // Values chosen at the edges: exact halves, beyond 2^22, beyond the u8 range.
     const std::vector<float> scaled = {0.5f, 1.5f, 2.5f, -0.5f, 253.5f, 254.5f, 1e9f, -1e9f, 5e6f, -0.49f};
-    std::vector<std::uint8_t> out(scaled.size(), 10);  // the shortcut, overwritten by the result
-    add_shortcut_u8(scaled.data(), out.data(), 1.0f, 10, static_cast<std::int64_t>(out.size()), 0, false);
     const std::vector<std::uint8_t> expected = {0, 2, 2, 0, 254, 254, 255, 0, 255, 0};
-    EXPECT_EQ(out, expected);
+    const isa saved = isa_cap();
+    for (const isa level : usable_test_levels()) {
+        set_isa_cap(level);
+        for (const std::size_t repeat : {std::size_t{1}, std::size_t{7}}) {  // 70 elements: vector body and tail
+            std::vector<float> s;
+            std::vector<std::uint8_t> want;
+            for (std::size_t r = 0; r < repeat; ++r) {
+                s.insert(s.end(), scaled.begin(), scaled.end());
+                want.insert(want.end(), expected.begin(), expected.end());
+            }
+            std::vector<std::uint8_t> out(s.size(), 10);  // the shortcut, overwritten by the result
+            add_shortcut_u8(s.data(), out.data(), 1.0f, 10, static_cast<std::int64_t>(out.size()), 0, false);
+            EXPECT_EQ(out, want) << isa_name(level);
+        }
+    }
+    set_isa_cap(saved);
 }
 
 TEST(NetConvLowering, InputQuantizationEqualsTheReference) {
@@ -227,13 +252,18 @@ TEST(NetConvLowering, InputQuantizationEqualsTheReference) {
     const float halves[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 1e30f, -1e30f, std::nanf(""), 3e6f, -3e6f, 0.0f, -0.0f};
     for (std::size_t i = 0; i < std::size(halves); ++i) x[i] = halves[i];
     for (std::size_t i = 100; i < 200; ++i) x[i] = static_cast<float>(static_cast<int>(i) - 150) * 0.125f + 0.0625f;
-    for (const auto& [scale, zp] : {std::pair{0.125f, 0}, {0.25f, 128}, {0.1f, 3}, {1.0f, 255}}) {
-        std::vector<std::uint8_t> expected(x.size()), got(x.size());
-        ref::quantize({.count = static_cast<std::int64_t>(x.size()), .input = x.data(), .scale = scale, .zero_point = zp,
-                       .out = dtype::u8, .output = expected.data()});
-        quantize_input(x.data(), static_cast<std::int64_t>(x.size()), scale, zp, got.data());
-        ASSERT_EQ(got, expected) << "scale " << scale << " zero point " << zp;
+    const isa saved = isa_cap();
+    for (const isa level : usable_test_levels()) {
+        set_isa_cap(level);  // the engine's loops have AVX2 and AVX-512 builds, chosen under the cap
+        for (const auto& [scale, zp] : {std::pair{0.125f, 0}, {0.25f, 128}, {0.1f, 3}, {1.0f, 255}}) {
+            std::vector<std::uint8_t> expected(x.size()), got(x.size());
+            ref::quantize({.count = static_cast<std::int64_t>(x.size()), .input = x.data(), .scale = scale, .zero_point = zp,
+                           .out = dtype::u8, .output = expected.data()});
+            quantize_input(x.data(), static_cast<std::int64_t>(x.size()), scale, zp, got.data());
+            ASSERT_EQ(got, expected) << isa_name(level) << ": scale " << scale << " zero point " << zp;
+        }
     }
+    set_isa_cap(saved);
 }
 
 // ---- INT8: bit-identical across ISA levels and thread counts -----------------------------------------

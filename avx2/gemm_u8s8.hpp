@@ -55,6 +55,13 @@ struct ymm_int8_epilogue {
     }
     static reg load_first(mask m, const std::int32_t* p) { return _mm256_maskload_epi32(p, m.lanes); }
     static void store_first(mask m, std::int32_t* p, reg v) { _mm256_maskstore_epi32(p, m.lanes, v); }
+    // The first lanes of p[0..8) as int32 (zero elsewhere); a partial group is copied, so nothing past it is read.
+    static reg load_u8_first(mask m, const std::uint8_t* p) {
+        if (m.count == lanes) return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+        alignas(16) std::uint8_t part[16] = {};
+        std::memcpy(part, p, static_cast<std::size_t>(m.count));
+        return _mm256_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(part)));
+    }
 
     static freg fzero() { return _mm256_setzero_ps(); }
     static freg fset1(float x) { return _mm256_set1_ps(x); }

@@ -58,6 +58,8 @@ struct zmm_int8_epilogue {
         return count >= lanes ? static_cast<mask>(0xffff) : static_cast<mask>((1u << count) - 1u);
     }
     static reg load_first(mask m, const std::int32_t* p) { return _mm512_maskz_loadu_epi32(m, p); }
+    // The first lanes of p[0..16) as int32 (zero elsewhere); nothing past them is read.
+    static reg load_u8_first(mask m, const std::uint8_t* p) { return _mm512_maskz_cvtepu8_epi32(m, _mm_maskz_loadu_epi8(m, p)); }
     static void store_first(mask m, std::int32_t* p, reg v) { _mm512_mask_storeu_epi32(p, m, v); }
 
     static freg fzero() { return _mm512_setzero_ps(); }

@@ -62,6 +62,12 @@ struct gemv_f32_args {
 // The clamp happens in float before the conversion to integer, so an out-of-range value saturates
 // instead of becoming cvtps2dq's 0x80000000.
 //
+// Optionally a residual R (u8, m x n, leading dimension ldr, a ResNet shortcut) joins before the
+// ReLU and the rounding, exactly as lanes::conv2d_u8s8 defines it:
+//     t = float(acc + bias[j]) * scale[j];   t = t + float(R[i][j] - residual_zero_point) * residual_scale
+// and then the steps above from "relu?" on (u8, s8 or f32 output). R may be C itself (u8 output, ldr ==
+// ldc): each element of R is read before the same element of C is written.
+//
 // Limits that keep every intermediate exact in int32: k <= max_int8_k (|acc| < 2^30) and
 // |bias[j]| <= max_int8_bias (2^30), so |acc + bias| < 2^31.
 enum class dtype { u8, s8, s32, f32 };
@@ -98,6 +104,10 @@ struct gemm_u8s8_args {
     void* c = nullptr;                // m x n of requant.out's type, ldc >= n
     std::int64_t ldc = 0;
     requant_params requant;
+    const std::uint8_t* residual = nullptr;  // m x n, ldr >= n; may be null
+    std::int64_t ldr = 0;
+    float residual_scale = 0.0f;             // in output units (residual scale / output scale)
+    std::int32_t residual_zero_point = 0;
 };
 
 // INT8 GEMV for a fully connected layer: y[j] = epilogue( sum_p (x[p] - x_zero_point) * W[j][p] ),
@@ -169,6 +179,17 @@ inline void validate_u8_zero_point(const arg_check& check, const char* name, std
     if (zero_point < 0 || zero_point > 255) fail(check.op, ": ", name, " = ", zero_point, " is outside [0, 255]");
 }
 
+inline void validate_residual(const arg_check& check, const gemm_u8s8_args& p) {
+    if (p.residual == nullptr) return;
+    if (p.requant.out == dtype::s32) fail(check.op, ": a residual needs a u8, s8 or f32 output, not s32");
+    check.matrix("the residual", "ldr", p.m, p.n, p.ldr, "m x n");
+    validate_u8_zero_point(check, "residual_zero_point", p.residual_zero_point);
+    if (!std::isfinite(p.residual_scale) || p.residual_scale < 0.0f)
+        fail(check.op, ": residual_scale = ", p.residual_scale, " must be finite and non-negative");
+    if (static_cast<const void*>(p.residual) == p.c && (p.requant.out != dtype::u8 || p.ldr != p.ldc))
+        fail(check.op, ": an in-place residual (residual == c) needs a u8 output and ldr == ldc");
+}
+
 inline void validate(const gemm_u8s8_args& p) {
     const arg_check check{"gemm_u8s8"};
     check.positive("m", p.m);
@@ -184,6 +205,7 @@ inline void validate(const gemm_u8s8_args& p) {
     else check.matrix("B", "ldb", p.k, p.n, p.ldb, "k x n");
     check.matrix("C", "ldc", p.m, p.n, p.ldc, "m x n");
     validate_requant(check, p.requant, p.n);
+    validate_residual(check, p);
 }
 
 inline void validate(const gemv_u8s8_args& p) {

@@ -213,8 +213,11 @@ private:
         const ref::output_range range = q.out == dtype::u8 || q.out == dtype::s8 ? ref::int8_output_range(q) : ref::output_range{0, 0};
         const typename ivec::freg lo = ivec::fset1(range.lo), hi = ivec::fset1(range.hi);
         const typename ivec::freg zero_point = ivec::fset1(static_cast<float>(q.zero_point));
+        const typename ivec::reg residual_zero_point = ivec::set1(p.residual_zero_point);
+        const typename ivec::freg residual_scale = ivec::fset1(p.residual_scale);
         for (std::int64_t i = 0; i < where.m; ++i) {
             const std::int64_t row = (where.i + i) * p.ldc + where.j;
+            const std::uint8_t* residual = p.residual != nullptr ? p.residual + (where.i + i) * p.ldr + where.j : nullptr;
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) {
                 const std::int64_t at = row + v * ivec::lanes;
@@ -224,6 +227,10 @@ private:
                     continue;
                 }
                 typename ivec::freg f = ivec::fmul(ivec::to_float(x), scale[v]);
+                if (residual != nullptr) {  // + float(R - zero point) * residual_scale, the reference's steps
+                    const typename ivec::reg r = ivec::sub(ivec::load_u8_first(cols[v], residual + v * ivec::lanes), residual_zero_point);
+                    f = ivec::fadd(f, ivec::fmul(ivec::to_float(r), residual_scale));
+                }
                 if (q.out == dtype::f32) {
                     ivec::fstore_first(cols[v], static_cast<float*>(p.c) + at, q.relu ? ivec::fmax_zero(f) : f);
                     continue;
@@ -298,7 +305,7 @@ void dot_rows_block(const gemm_u8s8_args& p, std::int64_t i0, std::int64_t j0) {
     for (int j = 0; j < RW; ++j) {
         const std::int32_t correction = zero_point ? p.a_zero_point * ivec::sum(wsum[j]) : 0;
         for (int i = 0; i < RA; ++i)
-            ref::requantize_store(ivec::sum(acc[i][j]) - correction, p.requant, j0 + j, p.c, (i0 + i) * p.ldc + j0 + j);
+            ref::gemm_u8s8_store(ivec::sum(acc[i][j]) - correction, p, i0 + i, j0 + j);
     }
 }
 

@@ -241,6 +241,7 @@ inline void gemm_u8s8_packed(const gemm_u8s8_args& p, const packed_b_u8s8& b) {
     check.matrix("A", "lda", p.m, p.k, p.lda, "m x k");
     check.matrix("C", "ldc", p.m, p.n, p.ldc, "m x n");
     if (!b.empty() && p.n == b.n()) validate_requant(check, p.requant, p.n);
+    validate_residual(check, p);
 #if LANES_X86
     detail::run_packed("gemm_u8s8_packed", tables::gemm_u8s8_packers, p, b);
 #else

@@ -141,7 +141,7 @@ inline void print_profile(const net::engine& engine, std::int64_t runs, double w
     const double wall = wall_seconds / static_cast<double>(runs);
     const double outside = std::max(0.0, wall - kernel);
     std::printf("\nper run: %.3f ms; in the GEMM and pool kernels %.3f ms; outside them %.3f ms (%.1f%%): "
-                "patches/quantize/shortcut %.3f ms, the rest (dispatch, bookkeeping) %.3f ms\n",
+                "patches and input quantization %.3f ms, the rest (dispatch, bookkeeping) %.3f ms\n",
                 1e3 * wall, 1e3 * kernel, 1e3 * outside, 100.0 * outside / wall, 1e3 * other, 1e3 * std::max(0.0, outside - other));
 }
 

@@ -14,8 +14,8 @@
 // K = kernel_h * kernel_w * in_c. A 1x1 stride-1 conv reads its input in place; any other first
 // gathers the patches (im2col, padding = 0 or the input zero point). Bias, ReLU and the bottleneck's
 // shortcut are in the GEMM's epilogue: FP32 accumulates onto the shortcut in place (beta = 1); INT8
-// writes float(acc + bias) * scale and adds the shortcut in one requantizing pass, exactly as
-// lanes::ref::conv2d_u8s8 defines a conv with a residual.
+// passes the shortcut as the GEMM's residual, read and overwritten in place while the tile is in
+// registers, exactly as lanes::ref::conv2d_u8s8 defines a conv with a residual.
 //
 // INT8 (see calibration.hpp): the input is quantized to u8 with the calibrated scale and zero point,
 // every conv and linear layer maps u8 to u8 (weights s8 symmetric per output channel, bias s32 in
@@ -152,30 +152,12 @@ void gather_patches(const conv2d_shape& s, const T* input, T pad, T* patches, st
 // (the sum lands where floats are one apart, and 1.5 * 2^23 is even), i.e. nearbyint(x) in the
 // default rounding mode. Callers clamp x to +-2^22 first: beyond it every value clamps to the same
 // bound of the u8 range anyway. Written with plain comparisons so that the compiler vectorizes the
-// loops below (net/ is built with -fno-trapping-math, which lets it evaluate both sides of a select).
+// loop below (net/ is built with -fno-trapping-math, which lets it evaluate both sides of a select).
 inline float round_half_even_small(float x) {
     constexpr float magic = 12582912.0f;
     return (x + magic) - magic;
 }
 inline constexpr float round_limit = 4194304.0f;  // 2^22
-
-// The INT8 shortcut pass, in place: y[i] = epilogue(scaled[i] + float(y[i] - zero_point) * shortcut_scale),
-// the same float steps as lanes::ref::conv2d_u8s8 with a residual. (In place on one pointer, because
-// with two equal pointers the compiler's overlap check would send the loop down its scalar path.)
-[[gnu::always_inline]] inline void add_shortcut_loop(const float* scaled, std::uint8_t* y, float shortcut_scale,
-                                                     std::int32_t shortcut_zero_point, std::int64_t count,
-                                                     std::int32_t zero_point, bool relu) {
-    const float lo = relu ? static_cast<float>(zero_point) : 0.0f, zp = static_cast<float>(zero_point);
-    for (std::int64_t i = 0; i < count; ++i) {
-        float t = scaled[i] + static_cast<float>(static_cast<std::int32_t>(y[i]) - shortcut_zero_point) * shortcut_scale;
-        t = t < -round_limit ? -round_limit : t;
-        t = t > round_limit ? round_limit : t;
-        t = round_half_even_small(t) + zp;
-        t = t < lo ? lo : t;
-        t = t > 255.0f ? 255.0f : t;
-        y[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(t));
-    }
-}
 
 // The network input to u8, exactly as lanes::ref::quantize: clamp(nearbyint(x * (1 / scale)) + zp, 0, 255),
 // NaN to the zero point.
@@ -195,17 +177,9 @@ inline constexpr float round_limit = 4194304.0f;  // 2^22
 }
 
 #if LANES_X86
-// The same loops compiled for AVX2 and AVX-512 (the always_inline bodies take the caller's target,
+// The same loop compiled for AVX2 and AVX-512 (the always_inline bodies take the caller's target,
 // so the compiler vectorizes them 8 and 16 wide), chosen under the ISA cap like any kernel. Every
 // version performs the same IEEE operations per element, so the results are identical.
-[[gnu::target(LANES_TARGET_AVX2)]] inline void add_shortcut_avx2(const float* s, std::uint8_t* y, float rs, std::int32_t rz, std::int64_t n,
-                                                      std::int32_t z, bool relu) {
-    add_shortcut_loop(s, y, rs, rz, n, z, relu);
-}
-[[gnu::target(LANES_TARGET_AVX512)]] inline void add_shortcut_avx512(const float* s, std::uint8_t* y, float rs, std::int32_t rz,
-                                                                    std::int64_t n, std::int32_t z, bool relu) {
-    add_shortcut_loop(s, y, rs, rz, n, z, relu);
-}
 [[gnu::target(LANES_TARGET_AVX2)]] inline void quantize_avx2(const float* x, std::int64_t n, float scale, std::int32_t z, std::uint8_t* out) {
     quantize_loop(x, n, scale, z, out);
 }
@@ -228,20 +202,6 @@ void split_rows(std::int64_t count, Body&& body) {
     for (int t = 0; t < parts; ++t) body(count * t / parts, count * (t + 1) / parts);
 }
 
-inline void add_shortcut_u8(const float* scaled, std::uint8_t* y, float shortcut_scale, std::int32_t shortcut_zero_point,
-                            std::int64_t count, std::int32_t zero_point, bool relu) {
-    [[maybe_unused]] const isa level = isa_cap();
-    split_rows(count, [&](std::int64_t begin, std::int64_t end) {
-        const float* s = scaled + begin;
-        std::uint8_t* part = y + begin;
-#if LANES_X86
-        if (level >= isa::avx512) return add_shortcut_avx512(s, part, shortcut_scale, shortcut_zero_point, end - begin, zero_point, relu);
-        if (level >= isa::avx2) return add_shortcut_avx2(s, part, shortcut_scale, shortcut_zero_point, end - begin, zero_point, relu);
-#endif
-        add_shortcut_loop(s, part, shortcut_scale, shortcut_zero_point, end - begin, zero_point, relu);
-    });
-}
-
 inline void quantize_input(const float* x, std::int64_t count, float scale, std::int32_t zero_point, std::uint8_t* out) {
     [[maybe_unused]] const isa level = isa_cap();
     split_rows(count, [&](std::int64_t begin, std::int64_t end) {
@@ -258,7 +218,7 @@ struct layer_profile {
     std::string name, what, kernel;
     std::int64_t macs = 0;       // per run (the whole batch)
     double kernel_seconds = 0;   // GEMM / pool / eltwise kernels
-    double other_seconds = 0;    // patches, quantization of the input, the shortcut pass
+    double other_seconds = 0;    // patches, quantization of the input
     bool int8 = false;
     isa level = isa::ref;
 };
@@ -342,8 +302,8 @@ private:
         std::vector<std::int8_t> w_s8;  // INT8 weights unpacked (no packed format under LANES_ISA=ref), n x k
         std::vector<float> bias_f32, scale;
         std::vector<std::int32_t> bias_s32;
-        std::int64_t chunk = 0;          // GEMM rows per call (see chunk_rows)
-        int patches = -1, scratch = -1;  // plan buffers: chunk rows of patches, of INT8 shortcut scratch
+        std::int64_t chunk = 0;  // GEMM rows per call (see chunk_rows)
+        int patches = -1;        // plan buffer: chunk rows of patches
     };
 
     // ---- load -----------------------------------------------------------------------------------------
@@ -431,7 +391,7 @@ private:
             p.m = options_.batch * y.h * y.w, p.n = l.out_c, p.k = l.kernel * l.kernel * x.c;
             p.direct = l.kernel == 1 && l.stride == 1 && l.pad == 0;
         }
-        p.chunk = chunk_rows(p, l.residual >= 0);
+        p.chunk = chunk_rows(p);
         std::vector<float> w, bias;
         load_weights(l, source, w, bias);
         prof.macs = p.m * p.n * p.k;
@@ -488,14 +448,13 @@ private:
         weight_bytes_ += static_cast<std::int64_t>(p.w_u8.bytes() + p.w_s8.size() + p.scale.size() * 4 + p.bias_s32.size() * 4);
     }
 
-    // A conv that gathers patches, or (INT8) passes its output through the shortcut, runs its GEMM on
-    // chunks of rows sized so that a chunk's patches and scratch stay in the L2 cache between being
-    // written and being read (half of L2), instead of streaming a whole batch's patch matrix through
-    // memory; the buffers shrink to one chunk too. Chunks are at least 256 rows (a multiple of every
-    // microkernel's MR is not needed: the GEMM takes any m) so the packed weights are not re-read too often.
-    std::int64_t chunk_rows(const prepared& p, bool residual) const {
-        const std::int64_t row_bytes = (p.direct ? 0 : p.k * (int8_ ? 1 : 4)) + (int8_ && residual ? p.n * 4 : 0);
-        if (row_bytes == 0) return p.m;
+    // A conv that gathers patches runs its GEMM on chunks of rows sized so that a chunk's patches stay
+    // in the L2 cache between being written and being read (half of L2), instead of streaming a whole
+    // batch's patch matrix through memory; the buffer shrinks to one chunk too. Chunks are at least 256
+    // rows (the GEMM takes any m) so that the packed weights are not re-read too often.
+    std::int64_t chunk_rows(const prepared& p) const {
+        if (p.direct) return p.m;
+        const std::int64_t row_bytes = p.k * (int8_ ? 1 : 4);
         const std::int64_t l2 = std::max(cpu().l2_kib, 256) * std::int64_t{1024};
         const std::int64_t rows = std::max<std::int64_t>(l2 / 2 / row_bytes, 256);
         return rows * 2 > p.m ? p.m : rows;
@@ -531,7 +490,6 @@ private:
             prepared& p = layers_[static_cast<std::size_t>(i)];
             const std::int64_t element = int8_ ? 1 : 4;
             if ((l.kind == layer_kind::conv) && !p.direct) p.patches = plan_.add(p.chunk * p.k * element, i, i);
-            if (int8_ && l.residual >= 0) p.scratch = plan_.add(p.chunk * p.n * 4, i, i);
         }
         use(net_.output, count);
         plan_.place();
@@ -551,14 +509,21 @@ private:
 
     // ---- run ----------------------------------------------------------------------------------------------
     gemm_u8s8_args int8_args(const layer& l, const prepared& p, const std::uint8_t* a, void* c) const {
-        const bool float_out = l.output == net_.output || l.residual >= 0;
+        const bool float_out = l.output == net_.output;
         const quant_params in = quant_[static_cast<std::size_t>(l.input)];
         const quant_params out = l.output == net_.output ? quant_params{} : quant_[static_cast<std::size_t>(l.output)];
         gemm_u8s8_args g{.m = p.m, .n = p.n, .k = p.k, .a = a, .lda = p.k, .a_zero_point = in.zero_point,
                          .b = p.w_s8.empty() ? nullptr : p.w_s8.data(), .ldb = p.k, .trans_b = true, .c = c, .ldc = p.n,
                          .requant = {}};
         g.requant = {.bias = p.bias_s32.data(), .scale = p.scale.data(), .zero_point = float_out ? 0 : out.zero_point,
-                     .relu = l.relu && l.residual < 0, .out = float_out ? dtype::f32 : dtype::u8};
+                     .relu = l.relu, .out = float_out ? dtype::f32 : dtype::u8};
+        if (l.residual >= 0) {  // the shortcut, read from and overwritten in the output's own buffer
+            const quant_params r = quant_[static_cast<std::size_t>(l.residual)];
+            g.residual = static_cast<const std::uint8_t*>(c);
+            g.ldr = p.n;
+            g.residual_scale = r.scale / out.scale;
+            g.residual_zero_point = r.zero_point;
+        }
         return g;
     }
 
@@ -626,19 +591,13 @@ private:
             a = patches;
             lap(prof.other_seconds);
         }
-        auto* y = static_cast<std::uint8_t*>(tensor(l.output)) + r0 * p.n;  // with a shortcut, also its storage
-        void* c = l.residual >= 0 ? buffer(p.scratch) : static_cast<void*>(y);
-        if (l.output == net_.output) c = static_cast<float*>(tensor(l.output)) + r0 * p.n;
+        void* c = l.output == net_.output ? static_cast<void*>(static_cast<float*>(tensor(l.output)) + r0 * p.n)
+                                          : static_cast<void*>(static_cast<std::uint8_t*>(tensor(l.output)) + r0 * p.n);
         gemm_u8s8_args g = int8_args(l, p, a, c);
         g.m = rows;
         if (!p.w_u8.empty()) gemm_u8s8_packed(g, p.w_u8);
         else gemm_u8s8(g);
         lap(prof.kernel_seconds);
-        if (l.residual >= 0) {
-            const quant_params r = quant_[static_cast<std::size_t>(l.residual)], out = quant_[static_cast<std::size_t>(l.output)];
-            add_shortcut_u8(static_cast<const float*>(c), y, r.scale / out.scale, r.zero_point, rows * p.n, out.zero_point, l.relu);
-            lap(prof.other_seconds);
-        }
     }
 
     struct free_deleter {

@@ -59,7 +59,7 @@ inline void gemm_u8s8(const gemm_u8s8_args& p) {
                 const std::int32_t b = p.trans_b ? p.b[j * p.ldb + l] : p.b[l * p.ldb + j];
                 acc += a * b;
             }
-            requantize_store(acc, p.requant, j, p.c, i * p.ldc + j);
+            gemm_u8s8_store(acc, p, i, j);
         }
     }
 }

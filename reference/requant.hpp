@@ -60,6 +60,14 @@ inline void requantize_store(std::int32_t acc, const requant_params& q, std::int
     store_scaled(scale_accumulator(acc, q, channel), q, out, index);
 }
 
+// Element (i, j) of an INT8 GEMM's C from its accumulator, with the optional residual (kernels/gemm.hpp).
+inline void gemm_u8s8_store(std::int32_t acc, const gemm_u8s8_args& p, std::int64_t i, std::int64_t j) {
+    const std::int64_t index = i * p.ldc + j;
+    if (p.residual == nullptr) return requantize_store(acc, p.requant, j, p.c, index);
+    const float residual = static_cast<float>(static_cast<std::int32_t>(p.residual[i * p.ldr + j]) - p.residual_zero_point) * p.residual_scale;
+    store_scaled(scale_accumulator(acc, p.requant, j) + residual, p.requant, p.c, index);
+}
+
 // Quantize one float with a per-tensor scale: clamp(nearbyint(x * (1 / scale)) + zero_point, lo, hi).
 // The reciprocal is computed once in float, as PyTorch does, and NaN maps to the zero point.
 inline float quantize_value(float x, float inverse_scale, std::int32_t zero_point, float lo, float hi) {

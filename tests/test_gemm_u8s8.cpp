@@ -43,13 +43,15 @@ struct int8_case {
     bool bias = false, relu = false;
     std::int64_t pad = 0;  // added to every leading dimension
     values fill = values::random;
+    enum { none, separate, in_place } residual = none;  // in_place: the residual is C itself (u8 output)
 };
 
 std::string describe(const int8_case& c) {
     return "m=" + std::to_string(c.m) + " n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) +
            " trans_b=" + std::to_string(c.trans_b) + " a_zero_point=" + std::to_string(c.a_zero_point) + " out=" +
            dtype_name(c.out) + " zero_point=" + std::to_string(c.zero_point) + " bias=" + std::to_string(c.bias) +
-           " relu=" + std::to_string(c.relu) + " pad=" + std::to_string(c.pad) + " fill=" + std::to_string(static_cast<int>(c.fill));
+           " relu=" + std::to_string(c.relu) + " pad=" + std::to_string(c.pad) + " fill=" + std::to_string(static_cast<int>(c.fill)) +
+           " residual=" + std::to_string(static_cast<int>(c.residual));
 }
 
 std::size_t element_bytes(dtype t) { return t == dtype::s32 || t == dtype::f32 ? 4 : 1; }
@@ -61,6 +63,7 @@ struct int8_problem {
     buffer<std::int32_t> bias;
     buffer<float> scale;
     buffer<unsigned char> c, expected;
+    buffer<std::uint8_t> residual;
     gemm_u8s8_args args;
 
     int8_problem(const int8_case& t, std::uint32_t seed)
@@ -70,7 +73,8 @@ struct int8_problem {
           scale(static_cast<std::size_t>(t.n)),
           // Unaligned for SIMD (never 16-byte aligned), but aligned to the element as C++ requires.
           c(static_cast<std::size_t>(t.m * (t.n + t.pad)) * element_bytes(t.out), element_bytes(t.out) == 4 ? 4 : 3),
-          expected(c.size(), element_bytes(t.out) == 4 ? 4 : 3) {
+          expected(c.size(), element_bytes(t.out) == 4 ? 4 : 3),
+          residual(static_cast<std::size_t>(t.m * (t.n + t.pad + 1)), 5) {
         const std::int64_t lda = t.k + t.pad, ldb = t.trans_b ? t.k + t.pad : t.n + t.pad;
         switch (t.fill) {
             case values::random:
@@ -102,8 +106,16 @@ struct int8_problem {
         args = {.m = t.m, .n = t.n, .k = t.k, .a = a.data(), .lda = lda, .a_zero_point = t.a_zero_point, .b = b.data(), .ldb = ldb,
                 .trans_b = t.trans_b, .c = c.data(), .ldc = t.n + t.pad,
                 .requant = {.bias = t.bias ? bias.data() : nullptr, .scale = scale.data(), .zero_point = t.zero_point, .relu = t.relu, .out = t.out}};
+        if (t.residual != int8_case::none) {
+            lanes::test::fill(residual, lanes::test::random_ints<std::uint8_t>(residual.size(), seed + 5, 0, 255));
+            args.residual = t.residual == int8_case::in_place ? c.data() : residual.data();
+            args.ldr = t.residual == int8_case::in_place ? args.ldc : t.n + t.pad + 1;
+            args.residual_scale = t.fill == values::small ? 0.5f : 0.37f;
+            args.residual_zero_point = static_cast<std::int32_t>(seed % 256);
+        }
         gemm_u8s8_args reference = args;
         reference.c = expected.data();
+        if (t.residual == int8_case::in_place) reference.residual = expected.data();  // same bytes as C before the call
         ref::gemm_u8s8(reference);
     }
 
@@ -157,6 +169,7 @@ std::vector<int8_case> sweep_cases() {
             c.bias = v % 2 == 0;
             c.relu = v % 5 < 2;
             c.pad = static_cast<std::int64_t>(v % 3);
+            if (c.out != dtype::s32 && v % 7 < 3) c.residual = c.out == dtype::u8 && v % 7 == 0 ? int8_case::in_place : int8_case::separate;
             cases.push_back(c);
         }
     }
@@ -174,6 +187,7 @@ std::vector<int8_case> extreme_cases() {
                 c.zero_point = out == dtype::u8 ? 128 : 0;
                 c.a_zero_point = fill == values::small ? 1 : (k % 4 == 1 ? 255 : 0);
                 c.relu = k % 2 == 0;
+                if (out != dtype::s32 && k % 3 == 1) c.residual = out == dtype::u8 ? int8_case::in_place : int8_case::separate;
                 cases.push_back(c);
             }
     return cases;
@@ -245,7 +259,8 @@ TEST_P(GemmU8S8Packed, BitIdenticalAndRemembersItsKernel) {
     for (const int8_case& c : {int8_case{.m = 1, .n = 1, .k = 1}, int8_case{.m = 33, .n = 65, .k = 129, .trans_b = true, .a_zero_point = 3, .bias = true},
                                int8_case{.m = 64, .n = 257, .k = 1001, .a_zero_point = 255, .out = dtype::s32, .pad = 3},
                                int8_case{.m = 17, .n = 100, .k = 4611, .trans_b = true, .out = dtype::s8, .zero_point = -5, .relu = true, .pad = 1},
-                               int8_case{.m = 300, .n = 40, .k = 66, .a_zero_point = 100, .out = dtype::f32, .relu = true, .fill = values::max_negative}}) {
+                               int8_case{.m = 300, .n = 40, .k = 66, .a_zero_point = 100, .out = dtype::f32, .relu = true, .fill = values::max_negative},
+                               int8_case{.m = 50, .n = 77, .k = 200, .a_zero_point = 7, .zero_point = 3, .relu = true, .pad = 2, .residual = int8_case::in_place}}) {
         check_gemm_u8s8(c, [&](const gemm_u8s8_args& p) {
             const packed_b_u8s8 packed = entry().pack(p);
             EXPECT_EQ(std::string(packed.kernel()), entry().name);
@@ -332,3 +347,27 @@ TEST(GemmU8S8Blocks, WholeDepthRule) {
 }
 
 }  // namespace
+
+TEST(GemmU8S8Residual, BadResidualArgumentsAreReported) {
+    std::uint8_t a[4] = {}, c[4] = {}, r[4] = {};
+    std::int8_t b[4] = {};
+    const float scale[2] = {1.0f, 1.0f};
+    gemm_u8s8_args p{.m = 2, .n = 2, .k = 2, .a = a, .lda = 2, .b = b, .ldb = 2, .c = c, .ldc = 2, .requant = {.scale = scale},
+                     .residual = r, .ldr = 2, .residual_scale = 0.5f};
+    gemm_u8s8_args s32 = p;
+    s32.requant.out = dtype::s32;
+    EXPECT_LANES_ERROR(gemm_u8s8(s32), "a residual needs a u8, s8 or f32 output, not s32");
+    gemm_u8s8_args narrow = p;
+    narrow.ldr = 1;
+    EXPECT_LANES_ERROR(gemm_u8s8(narrow), "ldr = 1 is smaller than the 2 columns of the residual");
+    gemm_u8s8_args bad_scale = p;
+    bad_scale.residual_scale = -1.0f;
+    EXPECT_LANES_ERROR(gemm_u8s8(bad_scale), "residual_scale = -1 must be finite and non-negative");
+    gemm_u8s8_args bad_zero = p;
+    bad_zero.residual_zero_point = 300;
+    EXPECT_LANES_ERROR(gemm_u8s8(bad_zero), "residual_zero_point = 300 is outside [0, 255]");
+    gemm_u8s8_args in_place_s8 = p;
+    in_place_s8.residual = c;
+    in_place_s8.requant.out = dtype::s8;
+    EXPECT_LANES_ERROR(gemm_u8s8(in_place_s8), "an in-place residual (residual == c) needs a u8 output and ldr == ldc");
+}

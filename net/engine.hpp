@@ -242,6 +242,9 @@ struct memory_report {
 
 class engine {
 public:
+    // Linear layers over at most this many images keep their weights unpacked (the small-M kernels).
+    static constexpr std::int64_t small_batch = 16;
+
     // Called with each FP32 tensor as soon as it is complete (calibration).
     using observer = std::function<void(int tensor, const float* values, std::int64_t count)>;
 
@@ -298,10 +301,12 @@ private:
         std::int64_t m = 0, n = 0, k = 0;
         bool direct = false;  // the GEMM reads the input tensor itself
         packed_b_f32 w_f32;
+        std::vector<float> w_rows;  // FP32 weights unpacked, n x k: a linear layer at a small batch (see prepare_layer)
         packed_b_u8s8 w_u8;
         std::vector<std::int8_t> w_s8;  // INT8 weights unpacked (no packed format under LANES_ISA=ref), n x k
         std::vector<float> bias_f32, scale;
         std::vector<std::int32_t> bias_s32;
+        bool unpacked = false;   // weights kept as n x k rows for the small-M kernels
         std::int64_t chunk = 0;  // GEMM rows per call (see chunk_rows)
         int patches = -1;        // plan buffer: chunk rows of patches
     };
@@ -398,13 +403,24 @@ private:
         prof.what = (l.kind == layer_kind::linear ? "linear " : "conv " + std::to_string(l.kernel) + "x" + std::to_string(l.kernel) +
                                                                    "/" + std::to_string(l.stride) + " ") +
                     dims(x) + " -> " + dims(y);
+        // A linear layer over a batch of at most 16 is a memory-bound product: its weights stay in
+        // PyTorch's [out][in] rows, which the small-M kernels stream once (a packed layout would only
+        // add the GEMM's blocking around a single pass over them).
+        p.unpacked = l.kind == layer_kind::linear && p.m <= small_batch;
         if (!int8_) {
-            gemm_f32_args g{.n = p.n, .k = p.k, .b = w.data(), .ldb = p.k, .trans_b = true};
-            p.w_f32 = pack_gemm_f32_b(g);
+            gemm_f32_args g{.m = p.m, .n = p.n, .k = p.k, .a = w.data(), .lda = p.k, .b = w.data(), .ldb = p.k, .c = w.data(), .ldc = p.n, .trans_b = true};
+            if (p.unpacked) {
+                p.w_rows = std::move(w);
+                const kernel_entry<gemm_f32_args>& e = kernels::gemm_f32.kernel_at(isa_cap(), g);
+                prof.kernel = e.name;
+                prof.level = e.level;
+            } else {
+                p.w_f32 = pack_gemm_f32_b(g);
+                prof.kernel = p.w_f32.kernel();
+                prof.level = p.w_f32.level();
+            }
             p.bias_f32 = std::move(bias);
-            prof.kernel = p.w_f32.kernel();
-            prof.level = p.w_f32.level();
-            weight_bytes_ += static_cast<std::int64_t>(p.w_f32.bytes() + p.bias_f32.size() * sizeof(float));
+            weight_bytes_ += static_cast<std::int64_t>(p.w_f32.bytes() + (p.w_rows.size() + p.bias_f32.size()) * sizeof(float));
         } else {
             prepare_int8(l, p, w, bias, prof);
         }
@@ -433,7 +449,7 @@ private:
             p.scale[static_cast<std::size_t>(j)] = static_cast<float>(acc_scale / out_scale);
         }
 #if LANES_X86
-        if (isa_cap() != isa::ref) {
+        if (isa_cap() != isa::ref && !p.unpacked) {
             gemm_u8s8_args g{.n = p.n, .k = p.k, .b = p.w_s8.data(), .ldb = p.k, .trans_b = true, .requant = {}};
             p.w_u8 = pack_gemm_u8s8_b(g);
             std::vector<std::int8_t>().swap(p.w_s8);
@@ -442,8 +458,9 @@ private:
         }
 #endif
         if (p.w_u8.empty()) {
-            gemm_u8s8_args g = int8_args(l, p, nullptr, nullptr);
-            prof.kernel = kernels::gemm_u8s8.kernel_at(isa_cap(), g).name;
+            const kernel_entry<gemm_u8s8_args>& e = kernels::gemm_u8s8.kernel_at(isa_cap(), int8_args(l, p, nullptr, nullptr));
+            prof.kernel = e.name;
+            prof.level = e.level;
         }
         weight_bytes_ += static_cast<std::int64_t>(p.w_u8.bytes() + p.w_s8.size() + p.scale.size() * 4 + p.bias_s32.size() * 4);
     }
@@ -573,10 +590,11 @@ private:
             lap(prof.other_seconds);
         }
         // The shortcut already sits in the output buffer (same storage): beta = 1 adds it.
-        gemm_f32_args g{.m = rows, .n = p.n, .k = p.k, .a = a, .lda = p.k, .ldb = p.k,
+        gemm_f32_args g{.m = rows, .n = p.n, .k = p.k, .a = a, .lda = p.k, .b = p.w_rows.data(), .ldb = p.k,
                         .c = static_cast<float*>(tensor(l.output)) + r0 * p.n, .ldc = p.n, .trans_b = true,
                         .beta = l.residual >= 0 ? 1.0f : 0.0f, .bias = p.bias_f32.data(), .relu = l.relu};
-        gemm_f32_packed(g, p.w_f32);
+        if (p.unpacked) gemm_f32(g);
+        else gemm_f32_packed(g, p.w_f32);
         lap(prof.kernel_seconds);
     }
 

@@ -408,7 +408,7 @@ private:
         // add the GEMM's blocking around a single pass over them).
         p.unpacked = l.kind == layer_kind::linear && p.m <= small_batch;
         if (!int8_) {
-            gemm_f32_args g{.m = p.m, .n = p.n, .k = p.k, .a = w.data(), .lda = p.k, .b = w.data(), .ldb = p.k, .c = w.data(), .ldc = p.n, .trans_b = true};
+            const gemm_f32_args g{.m = p.m, .n = p.n, .k = p.k, .b = w.data(), .ldb = p.k, .trans_b = true};  // B, and the shape
             if (p.unpacked) {
                 p.w_rows = std::move(w);
                 const kernel_entry<gemm_f32_args>& e = kernels::gemm_f32.kernel_at(isa_cap(), g);

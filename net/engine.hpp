@@ -347,15 +347,18 @@ private:
         const tensor_info& x = net_.in(l);
         // OIHW -> O(HWI) for a conv; NCHW -> NHWC flattening for a linear layer over a spatial tensor.
         const std::int64_t spatial = l.kind == layer_kind::conv ? l.kernel * l.kernel : x.h * x.w;
+        // One row at a time through a row-sized buffer, so the largest layer (AlexNet's 151 MB
+        // classifier.1) is never held twice.
         if (spatial > 1) {
-            std::vector<float> reordered(w.size());
+            std::vector<float> row(static_cast<std::size_t>(per_out));
             const std::int64_t channels = x.c;
-            for (std::int64_t o = 0; o < l.out_c; ++o)
+            for (std::int64_t o = 0; o < l.out_c; ++o) {
+                float* dst = w.data() + o * per_out;
+                std::copy(dst, dst + per_out, row.begin());
                 for (std::int64_t c = 0; c < channels; ++c)
                     for (std::int64_t p = 0; p < spatial; ++p)
-                        reordered[static_cast<std::size_t>(o * per_out + p * channels + c)] =
-                            w[static_cast<std::size_t>(o * per_out + c * spatial + p)];
-            w.swap(reordered);
+                        dst[p * channels + c] = row[static_cast<std::size_t>(c * spatial + p)];
+            }
         }
     }
 

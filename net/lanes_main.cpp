@@ -8,6 +8,9 @@
 
 #include <cstdio>
 #include <exception>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "commands.hpp"
 #include "info.hpp"
@@ -27,6 +30,12 @@ void add_net_options(CLI::App* app, lanes::cli::net_options& o, bool with_precis
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(__GLIBC__)
+    // Loading a network allocates and frees one layer's raw weights after another (up to 151 MB).
+    // glibc would serve them from its heap after the first free and keep the freed pages resident;
+    // a fixed threshold keeps every large buffer in its own mapping, returned to the OS when freed.
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
     CLI::App app{"lanes: SIMD kernels for CNN inference on x86-64"};
     app.require_subcommand(1);
 

@@ -139,15 +139,16 @@ public:
     static constexpr int bins = 2048;
 
     range_recorder(const network& net, calibration_method method, double percentile)
-        : net_(net), method_(method), percentile_(percentile), stats_(net.tensors.size()) {
+        : net_(net), method_(method), percentile_(percentile), stats_(net.tensors.size()), recorded_(net.tensors.size()) {
         if (!(percentile > 50.0 && percentile <= 100.0)) fail("calibrate: the percentile ", percentile, " is outside (50, 100]");
+        for (std::size_t t = 0; t < recorded_.size(); ++t) recorded_[t] = has_own_range(net, static_cast<int>(t));
     }
 
     int passes() const { return method_ == calibration_method::percentile ? 2 : 1; }
     void start_pass(int pass) { pass_ = pass; }
 
     void observe(int t, const float* values, std::int64_t count) {
-        if (!has_own_range(net_, t)) return;
+        if (!recorded_[static_cast<std::size_t>(t)]) return;
         stat& s = stats_[static_cast<std::size_t>(t)];
         if (pass_ == 0) {
             for (std::int64_t i = 0; i < count; ++i) {
@@ -171,7 +172,7 @@ public:
         c.percentile = method_ == calibration_method::minmax ? 100.0 : percentile_;
         c.images = images;
         for (std::size_t t = 0; t < stats_.size(); ++t) {
-            if (!has_own_range(net_, static_cast<int>(t))) continue;
+            if (!recorded_[t]) continue;
             const stat& s = stats_[t];
             if (s.min > s.max) fail("calibrate: tensor '", net_.tensors[t].name, "' was never observed");
             tensor_range r{s.min, s.max, s.min, s.max};
@@ -211,6 +212,7 @@ private:
     double percentile_;
     int pass_ = 0;
     std::vector<stat> stats_;
+    std::vector<bool> recorded_;  // has_own_range, per tensor, decided once
 };
 
 }  // namespace lanes::net

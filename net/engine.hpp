@@ -325,7 +325,7 @@ private:
 
     // The layer's weights as a GEMM's B: n x k rows (trans_b), BatchNorm folded, patch order.
     void load_weights(const layer& l, weight_source& source, std::vector<float>& w, std::vector<float>& bias) {
-        const std::vector<weight_spec> specs = layer_specs(l);
+        const std::vector<weight_spec> specs = net_.layer_weights(l);  // weight, bias?, then BatchNorm
         w = source.load(specs[0]);
         bias.assign(static_cast<std::size_t>(l.out_c), 0.0f);
         std::size_t next = 1;
@@ -360,14 +360,6 @@ private:
                         dst[p * channels + c] = row[static_cast<std::size_t>(c * spatial + p)];
             }
         }
-    }
-
-    std::vector<weight_spec> layer_specs(const layer& l) const {
-        std::vector<weight_spec> specs;
-        for (weight_spec& s : net_.weights())
-            if (s.name.rfind(l.name + ".", 0) == 0 || (!l.bn.empty() && s.name.rfind(l.bn + ".", 0) == 0))
-                if (s.role != weight_role::bn_counter) specs.push_back(std::move(s));
-        return specs;
     }
 
     void prepare_layer(int index, weight_source& source) {

@@ -167,14 +167,11 @@ void preprocess(const rgb_image& image, float* out) {
     // CenterCrop(224): int(round((size - 224) / 2.0)), Python's round being half to even.
     const int top = static_cast<int>(std::nearbyint((new_h - crop_size) / 2.0));
     const int left = static_cast<int>(std::nearbyint((new_w - crop_size) / 2.0));
-    const float mean[3] = {0.485f, 0.456f, 0.406f};
-    const float stddev[3] = {0.229f, 0.224f, 0.225f};
     for (int y = 0; y < crop_size; ++y)
         for (int x = 0; x < crop_size; ++x)
             for (int ch = 0; ch < 3; ++ch) {
                 const std::uint8_t v = resized.pixels[(static_cast<std::size_t>(top + y) * new_w + left + x) * 3 + ch];
-                const float unit = static_cast<float>(v) / 255.0f;
-                out[(y * crop_size + x) * 3 + ch] = (unit - mean[ch]) / stddev[ch];
+                out[(y * crop_size + x) * 3 + ch] = normalize_pixel(v, ch);
             }
 }
 

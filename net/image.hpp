@@ -37,6 +37,14 @@ rgb_image resize_bilinear(const rgb_image& in, int width, int height);
 inline constexpr int crop_size = 224;
 inline constexpr int resize_size = 256;
 
+// ToTensor then Normalize for one 8-bit value of channel `ch` (0 R, 1 G, 2 B): (v / 255 - mean) / std
+// in float, in torchvision's order, with the ImageNet mean and standard deviation.
+inline float normalize_pixel(std::uint8_t v, int ch) {
+    constexpr float mean[3] = {0.485f, 0.456f, 0.406f};
+    constexpr float stddev[3] = {0.229f, 0.224f, 0.225f};
+    return (static_cast<float>(v) / 255.0f - mean[ch]) / stddev[ch];
+}
+
 // The torchvision pipeline above; `out` receives crop_size * crop_size * 3 floats.
 void preprocess(const rgb_image& image, float* out);
 

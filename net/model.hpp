@@ -80,25 +80,31 @@ struct network {
         return total;
     }
 
+    // The state_dict entries of one layer: weight, bias, then its BatchNorm (none for a pool).
+    std::vector<weight_spec> layer_weights(const layer& l) const {
+        std::vector<weight_spec> specs;
+        if (l.kind == layer_kind::conv)
+            specs.push_back({l.name + ".weight", {l.out_c, in(l).c, l.kernel, l.kernel}});
+        else if (l.kind == layer_kind::linear)
+            specs.push_back({l.name + ".weight", {l.out_c, in(l).elements()}});
+        else
+            return specs;
+        if (l.bias) specs.push_back({l.name + ".bias", {l.out_c}, weight_role::bias});
+        if (!l.bn.empty()) {
+            specs.push_back({l.bn + ".weight", {l.out_c}, weight_role::bn_weight});
+            specs.push_back({l.bn + ".bias", {l.out_c}, weight_role::bn_bias});
+            specs.push_back({l.bn + ".running_mean", {l.out_c}, weight_role::bn_mean});
+            specs.push_back({l.bn + ".running_var", {l.out_c}, weight_role::bn_var});
+            specs.push_back({l.bn + ".num_batches_tracked", {}, weight_role::bn_counter});
+        }
+        return specs;
+    }
+
     // Every state_dict entry the network reads, in execution order.
     std::vector<weight_spec> weights() const {
         std::vector<weight_spec> specs;
-        for (const layer& l : layers) {
-            if (l.kind == layer_kind::conv)
-                specs.push_back({l.name + ".weight", {l.out_c, in(l).c, l.kernel, l.kernel}});
-            else if (l.kind == layer_kind::linear)
-                specs.push_back({l.name + ".weight", {l.out_c, in(l).elements()}});
-            else
-                continue;
-            if (l.bias) specs.push_back({l.name + ".bias", {l.out_c}, weight_role::bias});
-            if (!l.bn.empty()) {
-                specs.push_back({l.bn + ".weight", {l.out_c}, weight_role::bn_weight});
-                specs.push_back({l.bn + ".bias", {l.out_c}, weight_role::bn_bias});
-                specs.push_back({l.bn + ".running_mean", {l.out_c}, weight_role::bn_mean});
-                specs.push_back({l.bn + ".running_var", {l.out_c}, weight_role::bn_var});
-                specs.push_back({l.bn + ".num_batches_tracked", {}, weight_role::bn_counter});
-            }
-        }
+        for (const layer& l : layers)
+            for (weight_spec& s : layer_weights(l)) specs.push_back(std::move(s));
         return specs;
     }
 };

@@ -37,10 +37,9 @@ inline std::vector<float> load_batch(const std::vector<std::string>& paths) {
 inline std::vector<float> random_batch(std::int64_t count, std::uint64_t seed) {
     std::vector<float> batch(static_cast<std::size_t>(image_floats * count));
     splitmix64 rng(seed ^ 0x5eedull);
-    const float mean[3] = {0.485f, 0.456f, 0.406f}, stddev[3] = {0.229f, 0.224f, 0.225f};
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        const float pixel = std::floor(rng.uniform(0.0f, 256.0f));
-        batch[i] = (pixel / 255.0f - mean[i % 3]) / stddev[i % 3];
+        const auto pixel = static_cast<std::uint8_t>(std::min(rng.uniform(0.0f, 256.0f), 255.0f));
+        batch[i] = normalize_pixel(pixel, static_cast<int>(i % 3));
     }
     return batch;
 }

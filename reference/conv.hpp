@@ -61,15 +61,9 @@ inline void conv2d_u8s8(const conv2d_u8s8_args& p) {
         taps([&](std::int64_t i, std::int64_t w) {
             acc += (static_cast<std::int32_t>(p.input[i]) - p.input_zero_point) * p.weights[w];
         });
-        if (p.residual == nullptr) {
-            requantize_store(acc, p.requant, oc, p.output, out_index);
-            return;
-        }
-        float scaled = scale_accumulator(acc, p.requant, oc);
-        const float residual =
-            static_cast<float>(static_cast<std::int32_t>(p.residual[out_index]) - p.residual_zero_point) * p.residual_scale;
-        scaled = scaled + residual;
-        store_scaled(scaled, p.requant, p.output, out_index);
+        if (p.residual == nullptr) requantize_store(acc, p.requant, oc, p.output, out_index);
+        else requantize_store_residual(acc, p.requant, oc, p.output, out_index, p.residual[out_index], p.residual_scale,
+                                       p.residual_zero_point);
     });
 }
 

@@ -60,12 +60,19 @@ inline void requantize_store(std::int32_t acc, const requant_params& q, std::int
     store_scaled(scale_accumulator(acc, q, channel), q, out, index);
 }
 
+// The epilogue with a u8 residual r joining before the ReLU and the rounding (conv2d_u8s8 and
+// gemm_u8s8 define it alike): scale_accumulator + float(r - zero_point) * residual_scale, then store_scaled.
+inline void requantize_store_residual(std::int32_t acc, const requant_params& q, std::int64_t channel, void* out,
+                                      std::int64_t index, std::uint8_t r, float residual_scale, std::int32_t residual_zero_point) {
+    const float residual = static_cast<float>(static_cast<std::int32_t>(r) - residual_zero_point) * residual_scale;
+    store_scaled(scale_accumulator(acc, q, channel) + residual, q, out, index);
+}
+
 // Element (i, j) of an INT8 GEMM's C from its accumulator, with the optional residual (kernels/gemm.hpp).
 inline void gemm_u8s8_store(std::int32_t acc, const gemm_u8s8_args& p, std::int64_t i, std::int64_t j) {
     const std::int64_t index = i * p.ldc + j;
     if (p.residual == nullptr) return requantize_store(acc, p.requant, j, p.c, index);
-    const float residual = static_cast<float>(static_cast<std::int32_t>(p.residual[i * p.ldr + j]) - p.residual_zero_point) * p.residual_scale;
-    store_scaled(scale_accumulator(acc, p.requant, j) + residual, p.requant, p.c, index);
+    requantize_store_residual(acc, p.requant, j, p.c, index, p.residual[i * p.ldr + j], p.residual_scale, p.residual_zero_point);
 }
 
 // Quantize one float with a per-tensor scale: clamp(nearbyint(x * (1 / scale)) + zero_point, lo, hi).

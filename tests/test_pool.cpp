@@ -13,12 +13,6 @@ namespace {
 using namespace lanes;
 using lanes::test::table_rows;
 
-class MaxPoolKernel : public table_rows<kernels::max_pool2d> {
-public:
-    void run_entry(const pool2d_args& p) const { run(p); }
-    const char* entry_name() const { return entry().name; }
-};
-
 struct pool_case {
     std::int64_t batch, h, w, kernel, stride, pad;
     bool ceil;
@@ -27,8 +21,14 @@ struct pool_case {
 const pool_case pool_cases[] = {{1, 9, 9, 3, 2, 1, false}, {2, 7, 8, 3, 2, 0, true}, {1, 5, 5, 2, 2, 0, false},
                                 {1, 6, 5, 3, 1, 1, false}, {1, 4, 4, 1, 1, 0, false}, {1, 11, 7, 3, 2, 1, true}};
 
+class MaxPoolKernel : public table_rows<kernels::max_pool2d> {
+protected:
+    template <class T>
+    void check_case(const pool_case& pc, std::int64_t channels, bool with_nan) const;
+};
+
 template <class T>
-void check_case(const MaxPoolKernel& test, const pool_case& pc, std::int64_t channels, bool with_nan) {
+void MaxPoolKernel::check_case(const pool_case& pc, std::int64_t channels, bool with_nan) const {
     pool2d_args p{.batch = pc.batch, .in_h = pc.h, .in_w = pc.w, .channels = channels, .kernel_h = pc.kernel, .kernel_w = pc.kernel,
                   .stride_h = pc.stride, .stride_w = pc.stride, .pad_top = pc.pad, .pad_left = pc.pad, .pad_bottom = pc.pad,
                   .pad_right = pc.pad, .ceil_mode = pc.ceil, .type = std::is_same_v<T, float> ? dtype::f32 : dtype::u8};
@@ -47,9 +47,9 @@ void check_case(const MaxPoolKernel& test, const pool_case& pc, std::int64_t cha
     p.output = expected.data();
     ref::max_pool2d(p);
     p.output = got.data();
-    test.run_entry(p);
+    run(p);
     ASSERT_EQ(std::memcmp(got.data(), expected.data(), (out_count + 8) * sizeof(T)), 0)
-        << test.entry_name() << ": " << pc.h << "x" << pc.w << " kernel " << pc.kernel << " stride " << pc.stride << " pad " << pc.pad
+        << entry().name << ": " << pc.h << "x" << pc.w << " kernel " << pc.kernel << " stride " << pc.stride << " pad " << pc.pad
         << " ceil " << pc.ceil << ", " << channels << " channels" << (with_nan ? ", with NaNs" : "");
 }
 
@@ -61,9 +61,9 @@ TEST_P(MaxPoolKernel, MatchesTheReferenceBitForBit) {
     for (std::int64_t c : {63, 64, 65, 100, 127, 128, 129}) channels.push_back(c);
     for (const pool_case& pc : pool_cases)
         for (std::int64_t c : channels) {
-            check_case<float>(*this, pc, c, false);
-            check_case<float>(*this, pc, c, true);
-            check_case<std::uint8_t>(*this, pc, c, false);
+            check_case<float>(pc, c, false);
+            check_case<float>(pc, c, true);
+            check_case<std::uint8_t>(pc, c, false);
         }
 }
 

@@ -40,6 +40,8 @@ struct ymm_int8_epilogue {
     static reg set1(std::int32_t x) { return _mm256_set1_epi32(x); }
     static reg add(reg a, reg b) { return _mm256_add_epi32(a, b); }
     static reg sub(reg a, reg b) { return _mm256_sub_epi32(a, b); }
+    // Each lane shifted right by `bits`, zeros in (the partial last group of A read in place).
+    static reg shift_right_lanes(reg x, int bits) { return _mm256_srl_epi32(x, _mm_cvtsi32_si128(bits)); }
     static reg mullo(reg a, reg b) { return _mm256_mullo_epi32(a, b); }
     static reg max_zero(reg x) { return _mm256_max_epi32(x, _mm256_setzero_si256()); }
     static std::int32_t sum(reg v) {

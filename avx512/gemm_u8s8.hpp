@@ -42,6 +42,8 @@ struct zmm_int8_epilogue {
     static reg set1(std::int32_t x) { return _mm512_set1_epi32(x); }
     static reg add(reg a, reg b) { return _mm512_add_epi32(a, b); }
     static reg sub(reg a, reg b) { return _mm512_sub_epi32(a, b); }
+    // Each lane shifted right by `bits`, zeros in (the partial last group of A read in place).
+    static reg shift_right_lanes(reg x, int bits) { return _mm512_maskz_srl_epi32(0xffff, x, _mm_cvtsi32_si128(bits)); }
     static reg mullo(reg a, reg b) { return _mm512_mullo_epi32(a, b); }
     static reg max_zero(reg x) { return _mm512_maskz_max_epi32(0xffff, x, _mm512_setzero_si512()); }
     static std::int32_t sum(reg v) {

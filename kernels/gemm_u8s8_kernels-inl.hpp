@@ -32,7 +32,10 @@ struct gemm_u8s8_kernel {
     static constexpr isa level = ivec::level;
     static constexpr int mr = MR, nr = NV * ivec::lanes, k_group = ivec::group;
     static constexpr bool has_column_sums = true;
-    static constexpr bool can_read_a_in_place = false;
+    // vpdpbusd broadcasts a group of 4 u8 of A exactly as they lie in a row, so those kernels can read A
+    // where it is instead of packing it; the widening kernels need A as u16 and always pack.
+    static constexpr bool can_read_a_in_place = k_group == 4;
+    static bool reads_a_in_place(const gemm_u8s8_args& p) { return read_u8_a_directly(p); }
 
     // The whole depth is one block (KC = k): the s32 accumulators then never leave the registers before
     // the requantizing epilogue, so a u8 or s8 C needs no int32 copy for partial sums. One or two bytes
@@ -131,29 +134,57 @@ struct gemm_u8s8_kernel {
     // One tile over the whole depth, then the requantizing epilogue straight from the registers.
     static void tile(const gemm_u8s8_args& p, const state& st, std::int64_t kc, const a_type* a, const b_type* b,
                      const tile_position& where) {
+        multiply<false>(p, st, kc, a, b, where);
+    }
+    // The same with A read in place: row i of the tile starts at a + i * lda.
+    static void tile_in_place(const gemm_u8s8_args& p, const state& st, std::int64_t kc, const a_type* a, const b_type* b,
+                              const tile_position& where) {
+        multiply<true>(p, st, kc, a, b, where);
+    }
+
+private:
+    template <bool a_in_place>
+    static void multiply(const gemm_u8s8_args& p, const state& st, std::int64_t kc, const a_type* a, const b_type* b,
+                         const tile_position& where) {
         typename ivec::reg acc[MR][NV];
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) acc[i][v] = ivec::zero();
-        const std::int64_t groups = (kc + k_group - 1) / k_group;
-        for (std::int64_t g = 0; g < groups; ++g) {
+        // Where row i's current group is, from `a`. Packed: i * G, the panel advancing MR * G per group.
+        // In place: i rows down, the rows advancing G per group; rows past the tile's m repeat its last
+        // row, whose products are computed but never stored, so that no row outside A is read.
+        std::int64_t row_at[MR];
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) row_at[i] = a_in_place ? std::min<std::int64_t>(i, where.m - 1) * p.lda : i * k_group;
+        // One group of k for the whole tile; `tail` (in place only) shifts A's lanes right by tail_shift bits.
+        auto group = [&](const a_type* a_group, auto tail, int tail_shift) {
             typename ivec::reg bv[NV];
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) bv[v] = ivec::load_b(b + v * ivec::lanes * k_group);
 #pragma GCC unroll 16
             for (int i = 0; i < MR; ++i) {
-                const typename ivec::reg ai = ivec::broadcast_a(a + i * k_group);
+                typename ivec::reg ai = ivec::broadcast_a(a_group + row_at[i]);
+                if constexpr (decltype(tail)::value) ai = ivec::shift_right_lanes(ai, tail_shift);
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; ++v) acc[i][v] = ivec::madd(acc[i][v], ai, bv[v]);
             }
-            a += MR * k_group;
             b += nr * k_group;
+        };
+        if constexpr (!a_in_place) {
+            // Packed panels are zero-padded to whole groups.
+            for (std::int64_t g = 0; g < (kc + k_group - 1) / k_group; ++g, a += MR * k_group) group(a, std::false_type{}, 0);
+        } else {
+            // In place, whole groups only; a partial last group of r < 4 elements is the row's last 4
+            // bytes shifted right by 4 - r bytes, so its missing elements are zeros (k >= 4; B is zero
+            // past kc anyway) and nothing past the row is read.
+            const std::int64_t whole = kc / k_group, rest = kc % k_group;
+            for (std::int64_t g = 0; g < whole; ++g, a += k_group) group(a, std::false_type{}, 0);
+            if (rest != 0) group(a + rest - k_group, std::true_type{}, static_cast<int>(8 * (k_group - rest)));
         }
         finish(p, st, where, acc);
     }
 
-private:
     // One whole group of k_group consecutive elements (of a row of A or of a transposed B), widened when
     // the packed type is 16-bit.
     template <class T>

@@ -225,6 +225,18 @@ TEST_P(GemmU8S8Kernel, BitIdenticalOnExtremesAndHalfwayRounding) {
     }
 }
 
+// The vpdpbusd kernels read A in place unless its rows are a multiple of 4 KiB apart (they would share
+// one L1 set) or k < 4; these cases take the packing path there, and the in-place path elsewhere.
+TEST_P(GemmU8S8Kernel, BitIdenticalWhenRowsOfAAreAPageApart) {
+    std::uint32_t seed = 5000;
+    for (const std::int64_t k : {5, 64, 1001, 4096}) {
+        int8_case c{.m = 31, .n = 45, .k = k, .trans_b = true, .a_zero_point = 3, .out = dtype::u8, .bias = true, .pad = 4096 - k};
+        c.zero_point = 128;
+        check_gemm_u8s8(fitted(c), [&](const gemm_u8s8_args& p) { run(p); }, entry().name, seed += 10);
+        if (HasFailure()) return;
+    }
+}
+
 TEST_P(GemmU8S8Kernel, OneAndTwoThreadsGiveIdenticalResults) {
 #if defined(_OPENMP)
     for (const bool trans_b : {false, true}) {

@@ -4,7 +4,8 @@
 // Microkernel vnni::gemm_u8s8_14x32: MR x NR = 14 x 32, two zmm of 16 int32 columns per row of C.
 //   zmm0..27   the accumulators c[i][0], c[i][1] for rows i = 0..13
 //   2 zmm      B's next 4 k for 32 columns, s8 (packed: 32 columns x 4 k = 128 bytes)
-//   1 zmm      A[i][4g..4g+3], four u8 broadcast as one 32-bit value
+//   1 zmm      A[i][4g..4g+3], four u8 broadcast as one 32-bit value, straight from row i of A
+//              (kernels/gemm_driver.hpp, read_u8_a_directly) or from a packed panel
 // Inner loop, once per group of 4 k: 2 x vmovdqu8 (B), then 14 x { vpbroadcastd A; 2 x vpdpbusd }.
 // vpdpbusd multiplies the 4 u8 of A by the 4 s8 of B in each 32-bit lane and adds the four products
 // and the accumulator in 32 bits, without the int16 intermediate of vpmaddubsw: exact for every input.

@@ -108,7 +108,19 @@ struct gemm_u8s8_args {
     std::int64_t ldr = 0;
     float residual_scale = 0.0f;             // in output units (residual scale / output scale)
     std::int32_t residual_zero_point = 0;
+    // Optionally A as runs instead of rows (an implicit im2col): row i of A is the concatenation of the
+    // k / a_run_length runs a_runs[i * (k / a_run_length) + r], r = 0, 1, ..., each a_run_length
+    // consecutive u8. `a` and `lda` are then unused. One row of a convolution window on an NHWC image
+    // (kernel_w * in_c consecutive bytes) is one run, so the window need not be copied.
+    const std::uint8_t* const* a_runs = nullptr;
+    std::int64_t a_run_length = 0;
 };
+
+// The length of A's runs, and where run r of row i starts (without runs, row i is one run of k).
+inline std::int64_t a_run_length(const gemm_u8s8_args& p) { return p.a_runs != nullptr ? p.a_run_length : p.k; }
+inline const std::uint8_t* a_run(const gemm_u8s8_args& p, std::int64_t i, std::int64_t r) {
+    return p.a_runs != nullptr ? p.a_runs[i * (p.k / p.a_run_length) + r] : p.a + i * p.lda;
+}
 
 // INT8 GEMV for a fully connected layer: y[j] = epilogue( sum_p (x[p] - x_zero_point) * W[j][p] ),
 // with W the weights in PyTorch's [out][in] order (n x k, ldw >= k).
@@ -179,6 +191,16 @@ inline void validate_u8_zero_point(const arg_check& check, const char* name, std
     if (zero_point < 0 || zero_point > 255) fail(check.op, ": ", name, " = ", zero_point, " is outside [0, 255]");
 }
 
+// A as rows (a, lda) or as runs (a_runs, a_run_length).
+inline void validate_u8_a(const arg_check& check, const gemm_u8s8_args& p) {
+    if (p.a_runs == nullptr) {
+        check.not_null("a", p.a);
+        check.matrix("A", "lda", p.m, p.k, p.lda, "m x k");
+    } else if (p.a_run_length <= 0 || p.k % p.a_run_length != 0) {
+        fail(check.op, ": a_run_length = ", p.a_run_length, " must be positive and divide k = ", p.k);
+    }
+}
+
 inline void validate_residual(const arg_check& check, const gemm_u8s8_args& p) {
     if (p.residual == nullptr) return;
     if (p.requant.out == dtype::s32) fail(check.op, ": a residual needs a u8, s8 or f32 output, not s32");
@@ -196,11 +218,10 @@ inline void validate(const gemm_u8s8_args& p) {
     check.positive("n", p.n);
     check.positive("k", p.k);
     validate_int8_depth(check, p.k);
-    check.not_null("a", p.a);
+    validate_u8_a(check, p);
     check.not_null("b", p.b);
     check.not_null("c", p.c);
     validate_u8_zero_point(check, "a_zero_point", p.a_zero_point);
-    check.matrix("A", "lda", p.m, p.k, p.lda, "m x k");
     if (p.trans_b) check.matrix("B", "ldb", p.n, p.k, p.ldb, "n x k, transposed");
     else check.matrix("B", "ldb", p.k, p.n, p.ldb, "k x n");
     check.matrix("C", "ldc", p.m, p.n, p.ldc, "m x n");

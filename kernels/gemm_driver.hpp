@@ -253,7 +253,9 @@ inline bool read_a_directly(const gemm_f32_args& p, int nr) {
 // (a scalar copy of every group, measured at a third of the time of a 3136 x 64 x 64 product) at every
 // size measured, large n included. Rows a multiple of 4 KiB apart would fall into one L1 set (more rows
 // than an 8- or 12-way L1 has ways), and a depth below one group has nothing to read in place.
+// A given as runs (an implicit im2col) is read in place when every run is whole groups of 4.
 inline bool read_u8_a_directly(const gemm_u8s8_args& p) {
+    if (p.a_runs != nullptr) return p.a_run_length % 4 == 0;
     return p.k >= 4 && p.lda % 4096 != 0;
 }
 
@@ -292,7 +294,8 @@ void prefetch_b_panel(const Args& p, std::int64_t p0, std::int64_t j0, std::int6
 //     prepare(p, prepacked) -> state     per-call data the tiles need (INT8: the column sums)
 //     tile(p, state, kc, a, b, where)    one MR x NR tile over one block of depth, epilogue included
 //     can_read_a_in_place                whether it also has the two below (FP32; INT8 with vpdpbusd)
-//     reads_a_in_place(p), tile_in_place(p, state, kc, a, b, where)   the same reading A unpacked
+//     reads_a_in_place(p), tile_in_place(p, state, pc, kc, b, where)   the same reading A where it lies
+//                                        (rows where.i.., depth pc..pc+kc)
 //
 // Packed panels are padded with zeros to whole tiles and whole k groups, so a microkernel always runs a
 // full tile and masks only its stores to C.
@@ -382,7 +385,7 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
                             where.m = std::min<std::int64_t>(MR, mc - ir);
                             if constexpr (Micro::can_read_a_in_place) {
                                 if (direct_a) {
-                                    Micro::tile_in_place(p, state, kc, p.a + where.i * p.lda + pc, b_panel, where);
+                                    Micro::tile_in_place(p, state, pc, kc, b_panel, where);
                                     continue;
                                 }
                             }

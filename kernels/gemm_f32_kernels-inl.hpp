@@ -70,9 +70,9 @@ struct gemm_f32_kernel {
         multiply<false>(kc, a, 0, b, nr, finish(p, where));
     }
     // The same with A read in place: row i of the tile is a + i * lda.
-    static void tile_in_place(const gemm_f32_args& p, no_state, std::int64_t kc, const float* a, const float* b,
+    static void tile_in_place(const gemm_f32_args& p, no_state, std::int64_t pc, std::int64_t kc, const float* b,
                               const tile_position& where) {
-        multiply<true>(kc, a, p.lda, b, nr, finish(p, where));
+        multiply<true>(kc, p.a + where.i * p.lda + pc, p.lda, b, nr, finish(p, where));
     }
 
 private:

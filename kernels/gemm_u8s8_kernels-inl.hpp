@@ -73,26 +73,29 @@ struct gemm_u8s8_kernel {
         return {sums};
     }
 
-    // A's rows [i0, i0 + mc) x depth [p0, p0 + kc) into MR-row panels (u8 kept or widened to u16).
+    // A's rows [i0, i0 + mc) x depth [p0, p0 + kc) into MR-row panels (u8 kept or widened to u16), read
+    // from its rows or from its runs: the part of each run inside the block is copied whole groups at a
+    // time when it starts on a group boundary, element by element otherwise.
     static void pack_a(const gemm_u8s8_args& p, std::int64_t i0, std::int64_t p0, std::int64_t mc, std::int64_t kc,
                        a_type* dst) {
-        const std::int64_t groups = (kc + k_group - 1) / k_group, full = kc / k_group;
+        const std::int64_t groups = (kc + k_group - 1) / k_group, length = a_run_length(p), runs = p.k / length;
+        auto at = [&](a_type* out, std::int64_t l) -> a_type& { return out[(l / k_group) * MR * k_group + l % k_group]; };
         for (std::int64_t r = 0; r < mc; r += MR, dst += MR * groups * k_group) {
             const std::int64_t rows = std::min<std::int64_t>(MR, mc - r);
             for (std::int64_t i = 0; i < MR; ++i) {
                 a_type* out = dst + i * k_group;
-                if (i >= rows) {
-                    for (std::int64_t g = 0; g < groups; ++g)
-                        for (int t = 0; t < k_group; ++t) out[g * MR * k_group + t] = 0;
-                    continue;
+                std::int64_t l = 0;
+                for (; i < rows && l < kc;) {
+                    const std::int64_t offset = (p0 + l) % length, count = std::min(kc - l, length - offset);
+                    const std::int64_t row = i0 + r + i, run = (p0 + l) / length;
+                    const std::uint8_t* src = (p.a_runs != nullptr ? p.a_runs[row * runs + run] : p.a + row * p.lda) + offset;
+                    std::int64_t t = 0;
+                    if (l % k_group == 0)
+                        for (; t + k_group <= count; t += k_group) copy_group(src + t, &at(out, l + t));
+                    for (; t < count; ++t) at(out, l + t) = src[t];
+                    l += count;
                 }
-                const std::uint8_t* src = p.a + (i0 + r + i) * p.lda + p0;
-                for (std::int64_t g = 0; g < full; ++g) copy_group(src + g * k_group, out + g * MR * k_group);
-                for (std::int64_t g = full; g < groups; ++g)
-                    for (int t = 0; t < k_group; ++t) {
-                        const std::int64_t l = g * k_group + t;
-                        out[g * MR * k_group + t] = l < kc ? src[l] : 0;
-                    }
+                for (; l < groups * k_group; ++l) at(out, l) = 0;  // zero padding, and the rows past mc
             }
         }
     }
@@ -136,10 +139,11 @@ struct gemm_u8s8_kernel {
                      const tile_position& where) {
         multiply<false>(p, st, kc, a, b, where);
     }
-    // The same with A read in place: row i of the tile starts at a + i * lda.
-    static void tile_in_place(const gemm_u8s8_args& p, const state& st, std::int64_t kc, const a_type* a, const b_type* b,
+    // The same with A read where it lies, from its rows or its runs. INT8 blocks are the whole depth
+    // (pc = 0, kc = k).
+    static void tile_in_place(const gemm_u8s8_args& p, const state& st, std::int64_t, std::int64_t kc, const b_type* b,
                               const tile_position& where) {
-        multiply<true>(p, st, kc, a, b, where);
+        multiply<true>(p, st, kc, nullptr, b, where);
     }
 
 private:
@@ -151,36 +155,48 @@ private:
         for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) acc[i][v] = ivec::zero();
-        // Where row i's current group is, from `a`. Packed: i * G, the panel advancing MR * G per group.
-        // In place: i rows down, the rows advancing G per group; rows past the tile's m repeat its last
-        // row, whose products are computed but never stored, so that no row outside A is read.
-        std::int64_t row_at[MR];
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) row_at[i] = a_in_place ? std::min<std::int64_t>(i, where.m - 1) * p.lda : i * k_group;
-        // One group of k for the whole tile; `tail` (in place only) shifts A's lanes right by tail_shift bits.
-        auto group = [&](const a_type* a_group, auto tail, int tail_shift) {
+        // One group of k for the whole tile: row i's 4 (or 2) elements are at rows[i] + offset. With
+        // `tail` (in place only) A's lanes are shifted right by tail_shift bits.
+        auto group = [&](const a_type* const (&rows)[MR], std::int64_t offset, auto tail, int tail_shift) {
             typename ivec::reg bv[NV];
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) bv[v] = ivec::load_b(b + v * ivec::lanes * k_group);
 #pragma GCC unroll 16
             for (int i = 0; i < MR; ++i) {
-                typename ivec::reg ai = ivec::broadcast_a(a_group + row_at[i]);
+                typename ivec::reg ai = ivec::broadcast_a(rows[i] + offset);
                 if constexpr (decltype(tail)::value) ai = ivec::shift_right_lanes(ai, tail_shift);
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; ++v) acc[i][v] = ivec::madd(acc[i][v], ai, bv[v]);
             }
             b += nr * k_group;
         };
+        const a_type* rows[MR];
         if constexpr (!a_in_place) {
-            // Packed panels are zero-padded to whole groups.
-            for (std::int64_t g = 0; g < (kc + k_group - 1) / k_group; ++g, a += MR * k_group) group(a, std::false_type{}, 0);
+            // The packed panel: group g of row i at i * G + g * MR * G, zero-padded to whole groups.
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; ++i) rows[i] = a + i * k_group;
+            for (std::int64_t g = 0; g < (kc + k_group - 1) / k_group; ++g) group(rows, g * MR * k_group, std::false_type{}, 0);
         } else {
-            // In place, whole groups only; a partial last group of r < 4 elements is the row's last 4
-            // bytes shifted right by 4 - r bytes, so its missing elements are zeros (k >= 4; B is zero
+            // In place, by rows or run by run: rows past the tile's m repeat its last row, whose products
+            // are computed but never stored, so that no row outside A is read. Runs read in place are
+            // whole groups (read_u8_a_directly); a row's partial last group of r < 4 elements is its last
+            // 4 bytes shifted right by 4 - r bytes, so its missing elements are zeros (k >= 4; B is zero
             // past kc anyway) and nothing past the row is read.
-            const std::int64_t whole = kc / k_group, rest = kc % k_group;
-            for (std::int64_t g = 0; g < whole; ++g, a += k_group) group(a, std::false_type{}, 0);
-            if (rest != 0) group(a + rest - k_group, std::true_type{}, static_cast<int>(8 * (k_group - rest)));
+            auto row_of = [&](int i) { return where.i + std::min<std::int64_t>(i, where.m - 1); };
+            if (p.a_runs == nullptr) {
+#pragma GCC unroll 16
+                for (int i = 0; i < MR; ++i) rows[i] = p.a + row_of(i) * p.lda;
+                const std::int64_t whole = kc / k_group, rest = kc % k_group;
+                for (std::int64_t g = 0; g < whole; ++g) group(rows, g * k_group, std::false_type{}, 0);
+                if (rest != 0) group(rows, kc - k_group, std::true_type{}, static_cast<int>(8 * (k_group - rest)));
+            } else {
+                const std::int64_t runs = kc / p.a_run_length, whole = p.a_run_length / k_group;
+                for (std::int64_t run = 0; run < runs; ++run) {
+#pragma GCC unroll 16
+                    for (int i = 0; i < MR; ++i) rows[i] = p.a_runs[row_of(i) * runs + run];
+                    for (std::int64_t g = 0; g < whole; ++g) group(rows, g * k_group, std::false_type{}, 0);
+                }
+            }
         }
         finish(p, st, where, acc);
     }
@@ -360,7 +376,9 @@ void dot_rows_u8s8(const gemm_u8s8_args& p) {
 
 inline constexpr std::int64_t small_m_limit_u8s8 = 16;
 
-inline bool gemm_u8s8_small_m_accepts(const gemm_u8s8_args& p) { return p.m <= small_m_limit_u8s8 && p.trans_b; }
+inline bool gemm_u8s8_small_m_accepts(const gemm_u8s8_args& p) {
+    return p.m <= small_m_limit_u8s8 && p.trans_b && p.a_runs == nullptr;
+}
 
 inline void gemm_u8s8_small_m(const gemm_u8s8_args& p) {
     if (p.a_zero_point != 0) dot_rows_u8s8<true>(p);

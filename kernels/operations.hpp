@@ -235,10 +235,9 @@ inline packed_b_u8s8 pack_gemm_u8s8_b(const gemm_u8s8_args& p) {
 inline void gemm_u8s8_packed(const gemm_u8s8_args& p, const packed_b_u8s8& b) {
     const arg_check check{"gemm_u8s8_packed"};
     check.positive("m", p.m);
-    check.not_null("a", p.a);
+    validate_u8_a(check, p);
     check.not_null("c", p.c);
     validate_u8_zero_point(check, "a_zero_point", p.a_zero_point);
-    check.matrix("A", "lda", p.m, p.k, p.lda, "m x k");
     check.matrix("C", "ldc", p.m, p.n, p.ldc, "m x n");
     if (!b.empty() && p.n == b.n()) validate_requant(check, p.requant, p.n);
     validate_residual(check, p);

@@ -114,38 +114,104 @@ private:
 // that lies wholly inside the input is one contiguous run of kernel_w * in_c values (NHWC keeps a
 // pixel's channels next to the next pixel's), so it is copied in one piece; only border rows go
 // tap by tap.
-//
+
+// Row r of the patch matrix into `dst`: kernel_h runs of kernel_w * in_c values, `run_stride` apart (by
+// default packed together; a larger stride is filled with `pad`).
+template <class T>
+void gather_patch_row(const conv2d_shape& s, const T* input, T pad, std::int64_t r, T* dst, std::int64_t run_stride = 0) {
+    const std::int64_t out_h = s.out_h(), out_w = s.out_w(), run = s.kernel_w * s.in_c;
+    if (run_stride == 0) run_stride = run;
+    const std::int64_t n = r / (out_h * out_w), oy = r / out_w % out_h, ox = r % out_w;
+    const std::int64_t ix0 = ox * s.stride_w - s.pad_left;
+    const bool inside_x = ix0 >= 0 && ix0 + s.kernel_w <= s.in_w;
+    for (std::int64_t ky = 0; ky < s.kernel_h; ++ky, dst += run_stride) {
+        std::fill(dst + run, dst + run_stride, pad);
+        const std::int64_t iy = oy * s.stride_h - s.pad_top + ky;
+        if (iy < 0 || iy >= s.in_h) {
+            std::fill(dst, dst + run, pad);
+            continue;
+        }
+        const T* src = input + ((n * s.in_h + iy) * s.in_w) * s.in_c;
+        if (inside_x) {
+            std::memcpy(dst, src + ix0 * s.in_c, static_cast<std::size_t>(run) * sizeof(T));
+            continue;
+        }
+        for (std::int64_t kx = 0; kx < s.kernel_w; ++kx) {
+            const std::int64_t ix = ix0 + kx;
+            if (ix < 0 || ix >= s.in_w) std::fill(dst + kx * s.in_c, dst + (kx + 1) * s.in_c, pad);
+            else std::memcpy(dst + kx * s.in_c, src + ix * s.in_c, static_cast<std::size_t>(s.in_c) * sizeof(T));
+        }
+    }
+}
+
 // Rows [first, first + rows) of the whole batch's patch matrix go to `patches` (all of them by default).
 template <class T>
 void gather_patches(const conv2d_shape& s, const T* input, T pad, T* patches, std::int64_t first = 0, std::int64_t rows = -1) {
-    const std::int64_t out_h = s.out_h(), out_w = s.out_w(), k = s.kernel_h * s.kernel_w * s.in_c;
-    const std::int64_t run = s.kernel_w * s.in_c;
-    if (rows < 0) rows = s.batch * out_h * out_w - first;
+    const std::int64_t k = s.kernel_h * s.kernel_w * s.in_c;
+    if (rows < 0) rows = s.batch * s.out_h() * s.out_w() - first;
     LANES_OMP(omp parallel for schedule(static) if (rows * k > (1 << 16)))
-    for (std::int64_t i = 0; i < rows; ++i) {
-        const std::int64_t r = first + i;
-        const std::int64_t n = r / (out_h * out_w), oy = r / out_w % out_h, ox = r % out_w;
-        const std::int64_t ix0 = ox * s.stride_w - s.pad_left;
-        const bool inside_x = ix0 >= 0 && ix0 + s.kernel_w <= s.in_w;
-        for (std::int64_t ky = 0; ky < s.kernel_h; ++ky) {
-            const std::int64_t iy = oy * s.stride_h - s.pad_top + ky;
-            T* dst = patches + i * k + ky * run;
-            if (iy < 0 || iy >= s.in_h) {
-                std::fill(dst, dst + run, pad);
-                continue;
-            }
-            const T* src = input + ((n * s.in_h + iy) * s.in_w) * s.in_c;
-            if (inside_x) {
-                std::memcpy(dst, src + ix0 * s.in_c, static_cast<std::size_t>(run) * sizeof(T));
-                continue;
-            }
-            for (std::int64_t kx = 0; kx < s.kernel_w; ++kx, dst += s.in_c) {
-                const std::int64_t ix = ix0 + kx;
-                if (ix < 0 || ix >= s.in_w) std::fill(dst, dst + s.in_c, pad);
-                else std::memcpy(dst, src + ix * s.in_c, static_cast<std::size_t>(s.in_c) * sizeof(T));
-            }
-        }
+    for (std::int64_t i = 0; i < rows; ++i) gather_patch_row(s, input, pad, first + i, patches + i * k);
+}
+
+// ---- Windows read where they lie (implicit im2col) --------------------------------------------------
+//
+// A row of the patch matrix is kernel_h runs of kernel_w * in_c values, one per window row, and a run
+// that lies inside the input is already contiguous in NHWC. So instead of copying the patches, the GEMM
+// can take a pointer per run (gemm_u8s8_args::a_runs). Only the windows that leave the input (the
+// border rows, with padding) are gathered, into a small buffer of their own, and their runs point there.
+//
+// The INT8 kernels read runs in place in whole groups of 4 bytes. A run of another length (conv1: 7
+// pixels x 3 channels = 21) is read as `run_stride` = 24 bytes: the GEMM's depth is kernel_h * 24, the
+// weights of the 3 extra bytes of each window row are zero, so whatever they hold (the next pixel's
+// first channels) adds nothing, and every INT8 activation buffer has 3 bytes of slack after it so that
+// the last window's extra bytes are inside the arena.
+
+// The rows of the patch matrix whose window leaves the input.
+inline std::vector<std::int64_t> border_rows(const conv2d_shape& s) {
+    std::vector<std::int64_t> rows;
+    const std::int64_t out_h = s.out_h(), out_w = s.out_w();
+    for (std::int64_t r = 0; r < s.batch * out_h * out_w; ++r) {
+        const std::int64_t iy0 = r / out_w % out_h * s.stride_h - s.pad_top, ix0 = r % out_w * s.stride_w - s.pad_left;
+        if (iy0 < 0 || iy0 + s.kernel_h > s.in_h || ix0 < 0 || ix0 + s.kernel_w > s.in_w) rows.push_back(r);
     }
+    return rows;
+}
+
+// runs[r * kernel_h + ky]: where window row ky of patch row r starts, in the input, or for border row b
+// (border[b] == r) in `gathered` at (b * kernel_h + ky) * run_stride. `border` is border_rows(s).
+template <class T>
+void point_window_runs(const conv2d_shape& s, const T* input, const std::vector<std::int64_t>& border, const T* gathered,
+                       std::int64_t run_stride, std::vector<const T*>& runs) {
+    const std::int64_t out_h = s.out_h(), out_w = s.out_w(), k = s.kernel_h * run_stride;
+    runs.resize(static_cast<std::size_t>(s.batch * out_h * out_w * s.kernel_h));
+    std::size_t b = 0;
+    for (std::int64_t r = 0; r < s.batch * out_h * out_w; ++r) {
+        const bool on_border = b < border.size() && border[b] == r;
+        const std::int64_t n = r / (out_h * out_w), iy0 = r / out_w % out_h * s.stride_h - s.pad_top,
+                           ix0 = r % out_w * s.stride_w - s.pad_left;
+        for (std::int64_t ky = 0; ky < s.kernel_h; ++ky)
+            runs[static_cast<std::size_t>(r * s.kernel_h + ky)] =
+                on_border ? gathered + static_cast<std::int64_t>(b) * k + ky * run_stride : input + ((n * s.in_h + iy0 + ky) * s.in_w + ix0) * s.in_c;
+        b += on_border;
+    }
+}
+
+// The border rows' patches, into `gathered` (row b at b * kernel_h * run_stride, runs run_stride apart).
+template <class T>
+void gather_border_rows(const conv2d_shape& s, const T* input, T pad, const std::vector<std::int64_t>& border, std::int64_t run_stride,
+                        T* gathered) {
+    const std::int64_t k = s.kernel_h * run_stride;
+    for (std::size_t b = 0; b < border.size(); ++b)
+        gather_patch_row(s, input, pad, border[b], gathered + static_cast<std::int64_t>(b) * k, run_stride);
+}
+
+// Each of the n rows of weights (kernel_h window rows of `run` values) with its window rows
+// `run_stride` apart and zeros between: the weights for runs read as run_stride values.
+template <class T>
+std::vector<T> pad_window_rows(const std::vector<T>& w, std::int64_t n, std::int64_t kernel_h, std::int64_t run, std::int64_t run_stride) {
+    std::vector<T> out(static_cast<std::size_t>(n * kernel_h * run_stride), T{});
+    for (std::int64_t o = 0; o < n * kernel_h; ++o) std::copy_n(w.begin() + o * run, run, out.begin() + o * run_stride);
+    return out;
 }
 
 // Rounding without a call: for |x| <= 2^22, (x + 1.5 * 2^23) - 1.5 * 2^23 is x rounded half to even
@@ -309,6 +375,12 @@ private:
         bool unpacked = false;   // weights kept as n x k rows for the small-M kernels
         std::int64_t chunk = 0;  // GEMM rows per call (see chunk_rows)
         int patches = -1;        // plan buffer: chunk rows of patches
+        // INT8 convs read their windows in place (implicit im2col, see point_window_runs):
+        bool implicit = false;
+        std::int64_t run = 0;                  // bytes per window row in A: kernel_w * in_c rounded up to 4
+        std::vector<std::int64_t> border;      // the rows whose window leaves the input, gathered at run time
+        int gathered = -1;                     // plan buffer: their patches
+        std::vector<const std::uint8_t*> runs; // a pointer per window row (point_window_runs), set after the plan
     };
 
     // ---- load -----------------------------------------------------------------------------------------
@@ -390,11 +462,18 @@ private:
         } else {
             p.m = options_.batch * y.h * y.w, p.n = l.out_c, p.k = l.kernel * l.kernel * x.c;
             p.direct = l.kernel == 1 && l.stride == 1 && l.pad == 0;
+            p.implicit = int8_ && !p.direct;
+            if (p.implicit) {
+                p.run = round_up(l.kernel * x.c, 4);
+                p.k = l.kernel * p.run;
+                p.border = border_rows(p.shape);
+            }
         }
         p.chunk = chunk_rows(p);
         std::vector<float> w, bias;
         load_weights(l, source, w, bias);
-        prof.macs = p.m * p.n * p.k;
+        if (p.implicit && p.run != l.kernel * x.c) w = pad_window_rows<float>(w, p.n, l.kernel, l.kernel * x.c, p.run);
+        prof.macs = p.m * p.n * (l.kind == layer_kind::linear ? p.k : l.kernel * l.kernel * x.c);
         prof.what = (l.kind == layer_kind::linear ? "linear " : "conv " + std::to_string(l.kernel) + "x" + std::to_string(l.kernel) +
                                                                    "/" + std::to_string(l.stride) + " ") +
                     dims(x) + " -> " + dims(y);
@@ -465,7 +544,7 @@ private:
     // batch's patch matrix through memory; the buffer shrinks to one chunk too. Chunks are at least 256
     // rows (the GEMM takes any m) so that the packed weights are not re-read too often.
     std::int64_t chunk_rows(const prepared& p) const {
-        if (p.direct) return p.m;
+        if (p.direct || p.implicit) return p.m;
         const std::int64_t row_bytes = p.k * (int8_ ? 1 : 4);
         const std::int64_t l2 = std::max(cpu().l2_kib, 256) * std::int64_t{1024};
         const std::int64_t rows = std::max<std::int64_t>(l2 / 2 / row_bytes, 256);
@@ -482,7 +561,8 @@ private:
         std::vector<int> buffer_of(net_.tensors.size(), -1);
         auto bytes_of = [&](int t) {
             const bool f32 = !int8_ || t == net_.output;
-            return options_.batch * net_.tensors[static_cast<std::size_t>(t)].elements() * (f32 ? 4 : 1);
+            // INT8: 3 bytes of slack for the window rows read as whole groups of 4 (point_window_runs).
+            return options_.batch * net_.tensors[static_cast<std::size_t>(t)].elements() * (f32 ? 4 : 1) + (f32 ? 0 : 3);
         };
         auto root = [&](int t) {
             const int s = net_.tensors[static_cast<std::size_t>(t)].storage;
@@ -501,7 +581,8 @@ private:
             use(l.output, i);
             prepared& p = layers_[static_cast<std::size_t>(i)];
             const std::int64_t element = int8_ ? 1 : 4;
-            if ((l.kind == layer_kind::conv) && !p.direct) p.patches = plan_.add(p.chunk * p.k * element, i, i);
+            if (p.implicit) p.gathered = plan_.add(std::max<std::int64_t>(static_cast<std::int64_t>(p.border.size()), 1) * p.k, i, i);
+            else if ((l.kind == layer_kind::conv) && !p.direct) p.patches = plan_.add(p.chunk * p.k * element, i, i);
         }
         use(net_.output, count);
         plan_.place();
@@ -510,6 +591,13 @@ private:
         for (std::size_t t = 0; t < net_.tensors.size(); ++t) {
             const int b = buffer_of[static_cast<std::size_t>(root(static_cast<int>(t)))];
             if (b >= 0) tensor_offset_[t] = plan_.offset(b);
+        }
+        // The arena is placed: point the implicit convs' window runs into it.
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            prepared& p = layers_[i];
+            if (p.implicit)
+                point_window_runs<std::uint8_t>(p.shape, static_cast<const std::uint8_t*>(tensor(net_.layers[i].input)), p.border,
+                                                static_cast<const std::uint8_t*>(buffer(p.gathered)), p.run, p.runs);
         }
     }
 
@@ -597,10 +685,13 @@ private:
     void run_int8_rows(const layer& l, const prepared& p, layer_profile& prof, std::int64_t r0, std::int64_t rows, Lap& lap) {
         const std::uint8_t* input = static_cast<const std::uint8_t*>(tensor(l.input));
         const std::uint8_t* a = input + r0 * p.k;
-        if (!p.direct) {
+        const std::uint8_t zero_point = static_cast<std::uint8_t>(quant_[static_cast<std::size_t>(l.input)].zero_point);
+        if (p.implicit) {  // one call for all rows (chunk_rows): only the border windows are gathered
+            gather_border_rows<std::uint8_t>(p.shape, input, zero_point, p.border, p.run, static_cast<std::uint8_t*>(buffer(p.gathered)));
+            lap(prof.other_seconds);
+        } else if (!p.direct) {
             std::uint8_t* patches = static_cast<std::uint8_t*>(buffer(p.patches));
-            gather_patches<std::uint8_t>(p.shape, input, static_cast<std::uint8_t>(quant_[static_cast<std::size_t>(l.input)].zero_point),
-                                         patches, r0, rows);
+            gather_patches<std::uint8_t>(p.shape, input, zero_point, patches, r0, rows);
             a = patches;
             lap(prof.other_seconds);
         }
@@ -608,6 +699,12 @@ private:
                                           : static_cast<void*>(static_cast<std::uint8_t*>(tensor(l.output)) + r0 * p.n);
         gemm_u8s8_args g = int8_args(l, p, a, c);
         g.m = rows;
+        if (p.implicit) {
+            g.a = nullptr;
+            g.lda = 0;
+            g.a_runs = p.runs.data();
+            g.a_run_length = p.run;
+        }
         if (!p.w_u8.empty()) gemm_u8s8_packed(g, p.w_u8);
         else gemm_u8s8(g);
         lap(prof.kernel_seconds);

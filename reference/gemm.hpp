@@ -51,11 +51,12 @@ inline void gemv_f32(const gemv_f32_args& p) {
 // C = requantize( sum_p (A[i][p] - a_zero_point) * op(B)[p][j] ), see kernels/gemm.hpp.
 inline void gemm_u8s8(const gemm_u8s8_args& p) {
     validate(p);
+    const std::int64_t length = a_run_length(p);
     for (std::int64_t i = 0; i < p.m; ++i) {
         for (std::int64_t j = 0; j < p.n; ++j) {
             std::int32_t acc = 0;
             for (std::int64_t l = 0; l < p.k; ++l) {
-                const std::int32_t a = static_cast<std::int32_t>(p.a[i * p.lda + l]) - p.a_zero_point;
+                const std::int32_t a = static_cast<std::int32_t>(a_run(p, i, l / length)[l % length]) - p.a_zero_point;
                 const std::int32_t b = p.trans_b ? p.b[j * p.ldb + l] : p.b[l * p.ldb + j];
                 acc += a * b;
             }

@@ -135,7 +135,8 @@ struct conv_case {
     std::int64_t batch, h, w, in_c, out_c, kernel, stride, pad;
 };
 const conv_case conv_cases[] = {{1, 9, 7, 5, 6, 3, 1, 1}, {2, 11, 11, 3, 8, 7, 2, 3}, {1, 8, 8, 16, 4, 1, 2, 0},
-                                {1, 13, 13, 7, 3, 5, 1, 2}, {3, 5, 6, 4, 9, 3, 2, 1}, {1, 4, 4, 2, 2, 11, 4, 5}};
+                                {1, 13, 13, 7, 3, 5, 1, 2}, {3, 5, 6, 4, 9, 3, 2, 1}, {1, 4, 4, 2, 2, 11, 4, 5},
+                                {2, 10, 9, 8, 33, 3, 1, 1}};
 
 conv2d_shape shape_of(const conv_case& c) {
     return {.batch = c.batch, .in_h = c.h, .in_w = c.w, .in_c = c.in_c, .out_c = c.out_c, .kernel_h = c.kernel,
@@ -160,7 +161,8 @@ TEST(NetConvLowering, Int8PatchesAndGemmWithResidualEqualReferenceConvBitForBit)
     for (const isa level : usable_test_levels())
     for (const conv_case& c : conv_cases) {
         set_isa_cap(level);
-        for (const bool residual : {false, true}) {
+        for (const bool residual : {false, true})
+        for (const bool implicit : {false, true}) {
             const conv2d_shape s = shape_of(c);
             const std::int64_t m = s.batch * s.out_h() * s.out_w(), k = s.reduction(), outputs = m * s.out_c;
             const auto input = test::random_ints<std::uint8_t>(static_cast<std::size_t>(s.batch * s.in_h * s.in_w * s.in_c), 1, 0, 255);
@@ -189,8 +191,30 @@ TEST(NetConvLowering, Int8PatchesAndGemmWithResidualEqualReferenceConvBitForBit)
                 g.residual_scale = shortcut_scale;
                 g.residual_zero_point = shortcut_zp;
             }
+            // The engine's implicit im2col: window rows read in the input (with 3 bytes of slack) as runs
+            // rounded up to 4 bytes, border windows gathered, zero weights for the extra bytes.
+            const std::int64_t run = s.kernel_w * s.in_c, stride = (run + 3) / 4 * 4;
+            std::vector<std::uint8_t> slack_input = input, gathered;
+            std::vector<const std::uint8_t*> runs;
+            std::vector<std::int8_t> padded_w;
+            if (implicit) {
+                slack_input.resize(input.size() + 3, 0xff);
+                const std::vector<std::int64_t> border = border_rows(s);
+                gathered.resize(std::max<std::size_t>(border.size(), 1) * static_cast<std::size_t>(s.kernel_h * stride));
+                gather_border_rows<std::uint8_t>(s, slack_input.data(), static_cast<std::uint8_t>(in_zp), border, stride, gathered.data());
+                point_window_runs<std::uint8_t>(s, slack_input.data(), border, gathered.data(), stride, runs);
+                padded_w = pad_window_rows<std::int8_t>(w, s.out_c, s.kernel_h, run, stride);
+                g.k = s.kernel_h * stride;
+                g.a = nullptr;
+                g.lda = 0;
+                g.a_runs = runs.data();
+                g.a_run_length = stride;
+                g.b = padded_w.data();
+                g.ldb = g.k;
+            }
             gemm_u8s8(g);
-            ASSERT_EQ(got, expected) << isa_name(level) << ": kernel " << c.kernel << " stride " << c.stride << " residual " << residual;
+            ASSERT_EQ(got, expected) << isa_name(level) << ": kernel " << c.kernel << " stride " << c.stride << " residual " << residual
+                                     << " implicit " << implicit;
         }
     }
     set_isa_cap(saved);

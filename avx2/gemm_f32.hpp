@@ -58,6 +58,9 @@ struct vec {
         const __m256i index = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(stride)));
         return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, index, _mm256_castsi256_ps(m), 4);
     }
+    static reg gather_at(mask m, const float* p, const std::int32_t* index) {
+        return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, _mm256_maskload_epi32(index, m), _mm256_castsi256_ps(m), 4);
+    }
 };
 
 #include "../kernels/gemm_f32_kernels-inl.hpp"

@@ -64,6 +64,10 @@ struct vec {
                                                  _mm512_set1_epi32(static_cast<int>(stride)));
         return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, index, p, 4);
     }
+    // Lane i = p[index[i]] for the lanes in m, 0 elsewhere.
+    static reg gather_at(mask m, const float* p, const std::int32_t* index) {
+        return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_maskz_loadu_epi32(m, index), p, 4);
+    }
 };
 
 #include "../kernels/gemm_f32_kernels-inl.hpp"

@@ -30,6 +30,11 @@ struct gemm_f32_args {
     float alpha = 1.0f, beta = 0.0f;
     const float* bias = nullptr;
     bool relu = false;
+    // Optionally A as runs (an implicit im2col), as in gemm_u8s8_args: row i of A is the concatenation of
+    // the k / a_run_length runs a_runs[i * (k / a_run_length) + r]; `a` and `lda` are then unused, and
+    // trans_a must be false.
+    const float* const* a_runs = nullptr;
+    std::int64_t a_run_length = 0;
 };
 
 // FP32 GEMV:  y = relu?( op(A) * x + bias )
@@ -116,9 +121,14 @@ struct gemm_u8s8_args {
     std::int64_t a_run_length = 0;
 };
 
-// The length of A's runs, and where run r of row i starts (without runs, row i is one run of k).
-inline std::int64_t a_run_length(const gemm_u8s8_args& p) { return p.a_runs != nullptr ? p.a_run_length : p.k; }
-inline const std::uint8_t* a_run(const gemm_u8s8_args& p, std::int64_t i, std::int64_t r) {
+// The length of A's runs, and where run r of row i starts (without runs, row i is one run of k), for
+// gemm_f32_args (not transposed) and gemm_u8s8_args.
+template <class Args>
+std::int64_t a_run_length(const Args& p) {
+    return p.a_runs != nullptr ? p.a_run_length : p.k;
+}
+template <class Args>
+auto a_run(const Args& p, std::int64_t i, std::int64_t r) {
     return p.a_runs != nullptr ? p.a_runs[i * (p.k / p.a_run_length) + r] : p.a + i * p.lda;
 }
 
@@ -137,16 +147,27 @@ struct gemv_u8s8_args {
 // ---------------------------------------------------------------------------------------------
 // Validation. Each throws lanes::error naming the argument and its value.
 
+// A as rows (a, lda, trans_a) or as runs (a_runs, a_run_length).
+inline void validate_f32_a(const arg_check& check, const gemm_f32_args& p) {
+    if (p.a_runs != nullptr) {
+        if (p.trans_a) fail(check.op, ": A given as runs cannot be transposed (trans_a)");
+        if (p.a_run_length <= 0 || p.k % p.a_run_length != 0)
+            fail(check.op, ": a_run_length = ", p.a_run_length, " must be positive and divide k = ", p.k);
+        return;
+    }
+    check.not_null("a", p.a);
+    if (p.trans_a) check.matrix("A", "lda", p.k, p.m, p.lda, "k x m, transposed");
+    else check.matrix("A", "lda", p.m, p.k, p.lda, "m x k");
+}
+
 inline void validate(const gemm_f32_args& p) {
     const arg_check check{"gemm_f32"};
     check.positive("m", p.m);
     check.positive("n", p.n);
     check.positive("k", p.k);
-    check.not_null("a", p.a);
+    validate_f32_a(check, p);
     check.not_null("b", p.b);
     check.not_null("c", p.c);
-    if (p.trans_a) check.matrix("A", "lda", p.k, p.m, p.lda, "k x m, transposed");
-    else check.matrix("A", "lda", p.m, p.k, p.lda, "m x k");
     if (p.trans_b) check.matrix("B", "ldb", p.n, p.k, p.ldb, "n x k, transposed");
     else check.matrix("B", "ldb", p.k, p.n, p.ldb, "k x n");
     check.matrix("C", "ldc", p.m, p.n, p.ldc, "m x n");

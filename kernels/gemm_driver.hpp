@@ -103,6 +103,19 @@ struct gemm_tile_f32 {
     bool relu = false;
 };
 
+// Calls piece(l, run, offset, count) for the pieces of A's depth [p0, p0 + kc) that lie in one run
+// each: depth p0 + l .. p0 + l + count - 1 is elements offset .. offset + count - 1 of run `run` (a row
+// without runs is one run of k). Every row of A has the same pieces.
+template <class Args, class Piece>
+void for_each_run_piece(const Args& p, std::int64_t p0, std::int64_t kc, Piece&& piece) {
+    const std::int64_t length = a_run_length(p);
+    for (std::int64_t l = 0; l < kc;) {
+        const std::int64_t offset = (p0 + l) % length, count = std::min(kc - l, length - offset);
+        piece(l, (p0 + l) / length, offset, count);
+        l += count;
+    }
+}
+
 // Packs rows [i0, i0 + mc) x columns [p0, p0 + kc) of op(A) into MR-row panels: panel r holds
 // op(A)[i0 + r*MR + i][p0 + l] at dst[r*MR*kc + l*MR + i]; rows past mc are zeros.
 template <int MR>
@@ -111,10 +124,11 @@ void pack_a_panels(const gemm_f32_args& p, std::int64_t i0, std::int64_t p0, std
     for (std::int64_t r = 0; r < mc; r += MR, dst += MR * kc) {
         const std::int64_t rows = std::min<std::int64_t>(MR, mc - r);
         if (!p.trans_a) {
-            for (std::int64_t i = 0; i < rows; ++i) {
-                const float* src = p.a + (i0 + r + i) * p.lda + p0;
-                for (std::int64_t l = 0; l < kc; ++l) dst[l * MR + i] = src[l];
-            }
+            for (std::int64_t i = 0; i < rows; ++i)
+                for_each_run_piece(p, p0, kc, [&](std::int64_t l, std::int64_t run, std::int64_t offset, std::int64_t count) {
+                    const float* src = a_run(p, i0 + r + i, run) + offset;
+                    for (std::int64_t t = 0; t < count; ++t) dst[(l + t) * MR + i] = src[t];
+                });
         } else {
             for (std::int64_t l = 0; l < kc; ++l) {
                 const float* src = p.a + (p0 + l) * p.lda + i0 + r;
@@ -246,7 +260,7 @@ inline int gemm_threads(std::int64_t m, std::int64_t n, std::int64_t k) {
 // microkernel can instead broadcast straight from A's rows when A is not transposed, unless the rows are
 // a multiple of 2 KiB apart: then the MR rows fall into one or two L1 sets and evict each other.
 inline bool read_a_directly(const gemm_f32_args& p, int nr) {
-    return !p.trans_a && p.n <= 2 * nr && (p.lda * 4) % 2048 != 0;
+    return !p.trans_a && p.n <= 2 * nr && (p.a_runs != nullptr || (p.lda * 4) % 2048 != 0);
 }
 
 // The vpdpbusd microkernels broadcast A's groups of 4 u8 straight from its rows, which saves packing A

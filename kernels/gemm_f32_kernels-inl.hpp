@@ -37,10 +37,39 @@ struct gemm_f32_kernel {
     static void pack_a(const gemm_f32_args& p, std::int64_t i0, std::int64_t p0, std::int64_t mc, std::int64_t kc,
                        float* dst) {
         if (p.trans_a || MR > vec::lanes || !vec::can_gather(p.lda)) return pack_a_panels<MR>(p, i0, p0, mc, kc, dst);
+        if (p.a_runs != nullptr) return pack_a_runs(p, i0, p0, mc, kc, dst);
         for (std::int64_t r = 0; r < mc; r += MR, dst += MR * kc) {
             const typename vec::mask rows = vec::first(std::min<std::int64_t>(MR, mc - r)), all = vec::first(MR);
             const float* src = p.a + (i0 + r) * p.lda + p0;
             for (std::int64_t l = 0; l < kc; ++l) vec::store_first(all, dst + l * MR, vec::gather_first(rows, src + l, p.lda));
+        }
+    }
+
+    // The same from A's runs: for each piece of the depth (for_each_run_piece), the MR rows' runs are
+    // gathered with their element offsets from the first row's run, when those fit in int32 (they do
+    // for runs inside one buffer of up to 8 GB); otherwise the generic copy.
+    static void pack_a_runs(const gemm_f32_args& p, std::int64_t i0, std::int64_t p0, std::int64_t mc, std::int64_t kc, float* dst) {
+        for (std::int64_t r = 0; r < mc; r += MR, dst += MR * kc) {
+            const std::int64_t rows = std::min<std::int64_t>(MR, mc - r);
+            const typename vec::mask active = vec::first(rows), all = vec::first(MR);
+            for_each_run_piece(p, p0, kc, [&](std::int64_t l, std::int64_t run, std::int64_t offset, std::int64_t count) {
+                const float* base = a_run(p, i0 + r, run) + offset;
+                alignas(64) std::int32_t index[vec::lanes] = {};
+                bool fits = true;
+                for (std::int64_t i = 1; i < rows; ++i) {
+                    const std::intptr_t bytes = reinterpret_cast<std::intptr_t>(a_run(p, i0 + r + i, run) + offset) - reinterpret_cast<std::intptr_t>(base);
+                    fits = fits && bytes % 4 == 0 && bytes / 4 > INT32_MIN / 2 && bytes / 4 < INT32_MAX / 2;
+                    index[i] = fits ? static_cast<std::int32_t>(bytes / 4) : 0;
+                }
+                if (fits) {
+                    for (std::int64_t t = 0; t < count; ++t) vec::store_first(all, dst + (l + t) * MR, vec::gather_at(active, base + t, index));
+                    return;
+                }
+                for (std::int64_t i = 0; i < MR; ++i) {
+                    const float* src = i < rows ? a_run(p, i0 + r + i, run) + offset : nullptr;
+                    for (std::int64_t t = 0; t < count; ++t) dst[(l + t) * MR + i] = src != nullptr ? src[t] : 0.0f;
+                }
+            });
         }
     }
 
@@ -67,12 +96,12 @@ struct gemm_f32_kernel {
 
     // C tile += (packed MR-row panel of A) x (NR-column panel of B), with the epilogue.
     static void tile(const gemm_f32_args& p, no_state, std::int64_t kc, const float* a, const float* b, const tile_position& where) {
-        multiply<false>(kc, a, 0, b, nr, finish(p, where));
+        multiply<false>(p, 0, kc, a, b, where, finish(p, where));
     }
-    // The same with A read in place: row i of the tile is a + i * lda.
+    // The same with A read where it lies: its rows, or its runs, from depth pc on.
     static void tile_in_place(const gemm_f32_args& p, no_state, std::int64_t pc, std::int64_t kc, const float* b,
                               const tile_position& where) {
-        multiply<true>(kc, p.a + where.i * p.lda + pc, p.lda, b, nr, finish(p, where));
+        multiply<true>(p, pc, kc, nullptr, b, where, finish(p, where));
     }
 
 private:
@@ -92,8 +121,8 @@ private:
     }
 
     template <bool a_in_place>
-    static void multiply(std::int64_t kc, const float* a, std::int64_t lda, const float* b, std::int64_t b_stride,
-                         const gemm_tile_f32& t) {
+    static void multiply(const gemm_f32_args& p, std::int64_t pc, std::int64_t kc, const float* a, const float* b,
+                         const tile_position& where, const gemm_tile_f32& t) {
         typename vec::reg c[MR][NV];
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i)
@@ -105,24 +134,39 @@ private:
             __builtin_prefetch(t.c + i * t.ldc + t.n - 1, 1, 3);
         }
 
-        // Where row i of A starts. In place, rows past the tile's m repeat its last row, whose products
-        // are computed but never stored, so that no row outside A is read.
-        std::int64_t row_at[MR];
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) row_at[i] = a_in_place ? std::min<std::int64_t>(i, t.m - 1) * lda : i;
-
-        for (std::int64_t l = 0; l < kc; ++l) {
+        // One step of depth: row i's element is rows[i][at].
+        auto step = [&](const float* const (&rows)[MR], std::int64_t at) {
             typename vec::reg row[NV];
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) row[v] = vec::load(b + v * vec::lanes);
 #pragma GCC unroll 16
             for (int i = 0; i < MR; ++i) {
-                const typename vec::reg a_il = vec::set1(a[row_at[i]]);
+                const typename vec::reg a_il = vec::set1(rows[i][at]);
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; ++v) c[i][v] = vec::fmadd(a_il, row[v], c[i][v]);
             }
-            a += a_in_place ? 1 : MR;
-            b += b_stride;
+            b += nr;
+        };
+        const float* rows[MR];
+        if constexpr (!a_in_place) {
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; ++i) rows[i] = a + i;  // the packed panel: A[i][l] at l * MR + i
+            for (std::int64_t l = 0; l < kc; ++l) step(rows, l * MR);
+        } else {
+            // Depth [pc, pc + kc) piece by piece, a piece being the part of one run (or of the row, which
+            // is one run without runs) in the block. Rows past the tile's m repeat its last row, whose
+            // products are computed but never stored, so that no row outside A is read.
+            const std::int64_t length = a_run_length(p), runs = p.k / length;
+            for (std::int64_t l = 0; l < kc;) {
+                const std::int64_t run = (pc + l) / length, offset = (pc + l) % length, count = std::min(kc - l, length - offset);
+#pragma GCC unroll 16
+                for (int i = 0; i < MR; ++i) {
+                    const std::int64_t row = where.i + std::min<std::int64_t>(i, where.m - 1);
+                    rows[i] = (p.a_runs != nullptr ? p.a_runs[row * runs + run] : p.a + row * p.lda) + offset;
+                }
+                for (std::int64_t s = 0; s < count; ++s) step(rows, s);
+                l += count;
+            }
         }
 
         // Epilogue on the registers: alpha, the old C (times beta, or 1 for a later block of k), then
@@ -277,6 +321,8 @@ inline void gemv_f32(const gemv_f32_args& p) {
 // GEMM with few rows of A and a transposed B: rows of B^T are streamed once per 4 rows of A.
 inline constexpr std::int64_t small_m_limit = 16;
 
-inline bool gemm_f32_small_m_accepts(const gemm_f32_args& p) { return p.m <= small_m_limit && p.trans_b && !p.trans_a; }
+inline bool gemm_f32_small_m_accepts(const gemm_f32_args& p) {
+    return p.m <= small_m_limit && p.trans_b && !p.trans_a && p.a_runs == nullptr;
+}
 
 inline void gemm_f32_small_m(const gemm_f32_args& p) { dot_rows(p); }

@@ -78,24 +78,21 @@ struct gemm_u8s8_kernel {
     // time when it starts on a group boundary, element by element otherwise.
     static void pack_a(const gemm_u8s8_args& p, std::int64_t i0, std::int64_t p0, std::int64_t mc, std::int64_t kc,
                        a_type* dst) {
-        const std::int64_t groups = (kc + k_group - 1) / k_group, length = a_run_length(p), runs = p.k / length;
+        const std::int64_t groups = (kc + k_group - 1) / k_group;
         auto at = [&](a_type* out, std::int64_t l) -> a_type& { return out[(l / k_group) * MR * k_group + l % k_group]; };
         for (std::int64_t r = 0; r < mc; r += MR, dst += MR * groups * k_group) {
             const std::int64_t rows = std::min<std::int64_t>(MR, mc - r);
             for (std::int64_t i = 0; i < MR; ++i) {
                 a_type* out = dst + i * k_group;
-                std::int64_t l = 0;
-                for (; i < rows && l < kc;) {
-                    const std::int64_t offset = (p0 + l) % length, count = std::min(kc - l, length - offset);
-                    const std::int64_t row = i0 + r + i, run = (p0 + l) / length;
-                    const std::uint8_t* src = (p.a_runs != nullptr ? p.a_runs[row * runs + run] : p.a + row * p.lda) + offset;
-                    std::int64_t t = 0;
-                    if (l % k_group == 0)
-                        for (; t + k_group <= count; t += k_group) copy_group(src + t, &at(out, l + t));
-                    for (; t < count; ++t) at(out, l + t) = src[t];
-                    l += count;
-                }
-                for (; l < groups * k_group; ++l) at(out, l) = 0;  // zero padding, and the rows past mc
+                if (i < rows)
+                    for_each_run_piece(p, p0, kc, [&](std::int64_t l, std::int64_t run, std::int64_t offset, std::int64_t count) {
+                        const std::uint8_t* src = a_run(p, i0 + r + i, run) + offset;
+                        std::int64_t t = 0;
+                        if (l % k_group == 0)
+                            for (; t + k_group <= count; t += k_group) copy_group(src + t, &at(out, l + t));
+                        for (; t < count; ++t) at(out, l + t) = src[t];
+                    });
+                for (std::int64_t l = i < rows ? kc : 0; l < groups * k_group; ++l) at(out, l) = 0;  // padding, rows past mc
             }
         }
     }

@@ -211,10 +211,8 @@ inline packed_b_f32 pack_gemm_f32_b(const gemm_f32_args& p) {
 inline void gemm_f32_packed(const gemm_f32_args& p, const packed_b_f32& b) {
     const arg_check check{"gemm_f32_packed"};
     check.positive("m", p.m);
-    check.not_null("a", p.a);
+    validate_f32_a(check, p);
     check.not_null("c", p.c);
-    if (p.trans_a) check.matrix("A", "lda", p.k, p.m, p.lda, "k x m, transposed");
-    else check.matrix("A", "lda", p.m, p.k, p.lda, "m x k");
     check.matrix("C", "ldc", p.m, p.n, p.ldc, "m x n");
     detail::run_packed("gemm_f32_packed", tables::gemm_f32_packers, p, b);
 }

@@ -375,12 +375,13 @@ private:
         bool unpacked = false;   // weights kept as n x k rows for the small-M kernels
         std::int64_t chunk = 0;  // GEMM rows per call (see chunk_rows)
         int patches = -1;        // plan buffer: chunk rows of patches
-        // INT8 convs read their windows in place (implicit im2col, see point_window_runs):
+        // Convs that read their windows where they lie (implicit im2col, see point_window_runs):
         bool implicit = false;
-        std::int64_t run = 0;                  // bytes per window row in A: kernel_w * in_c rounded up to 4
-        std::vector<std::int64_t> border;      // the rows whose window leaves the input, gathered at run time
-        int gathered = -1;                     // plan buffer: their patches
-        std::vector<const std::uint8_t*> runs; // a pointer per window row (point_window_runs), set after the plan
+        std::int64_t run = 0;                      // values per window row in A (INT8: rounded up to 4 bytes)
+        std::vector<std::int64_t> border;          // the rows whose window leaves the input, gathered at run time
+        int gathered = -1;                         // plan buffer: their patches
+        std::vector<const std::uint8_t*> runs_u8;  // a pointer per window row, set once the arena is placed
+        std::vector<const float*> runs_f32;
     };
 
     // ---- load -----------------------------------------------------------------------------------------
@@ -462,9 +463,10 @@ private:
         } else {
             p.m = options_.batch * y.h * y.w, p.n = l.out_c, p.k = l.kernel * l.kernel * x.c;
             p.direct = l.kernel == 1 && l.stride == 1 && l.pad == 0;
-            p.implicit = int8_ && !p.direct;
+            // FP32 reads the caller's images directly, so a conv on them (conv1) gathers its patches.
+            p.implicit = !p.direct && (int8_ || l.input != net_.input);
             if (p.implicit) {
-                p.run = round_up(l.kernel * x.c, 4);
+                p.run = int8_ ? round_up(l.kernel * x.c, 4) : l.kernel * x.c;
                 p.k = l.kernel * p.run;
                 p.border = border_rows(p.shape);
             }
@@ -581,7 +583,7 @@ private:
             use(l.output, i);
             prepared& p = layers_[static_cast<std::size_t>(i)];
             const std::int64_t element = int8_ ? 1 : 4;
-            if (p.implicit) p.gathered = plan_.add(std::max<std::int64_t>(static_cast<std::int64_t>(p.border.size()), 1) * p.k, i, i);
+            if (p.implicit) p.gathered = plan_.add(std::max<std::int64_t>(static_cast<std::int64_t>(p.border.size()), 1) * p.k * element, i, i);
             else if ((l.kind == layer_kind::conv) && !p.direct) p.patches = plan_.add(p.chunk * p.k * element, i, i);
         }
         use(net_.output, count);
@@ -595,9 +597,14 @@ private:
         // The arena is placed: point the implicit convs' window runs into it.
         for (std::size_t i = 0; i < layers_.size(); ++i) {
             prepared& p = layers_[i];
-            if (p.implicit)
-                point_window_runs<std::uint8_t>(p.shape, static_cast<const std::uint8_t*>(tensor(net_.layers[i].input)), p.border,
-                                                static_cast<const std::uint8_t*>(buffer(p.gathered)), p.run, p.runs);
+            if (!p.implicit) continue;
+            const void* input = tensor(net_.layers[i].input);
+            if (int8_)
+                point_window_runs<std::uint8_t>(p.shape, static_cast<const std::uint8_t*>(input), p.border,
+                                                static_cast<const std::uint8_t*>(buffer(p.gathered)), p.run, p.runs_u8);
+            else
+                point_window_runs<float>(p.shape, static_cast<const float*>(input), p.border, static_cast<const float*>(buffer(p.gathered)),
+                                         p.run, p.runs_f32);
         }
     }
 
@@ -666,7 +673,11 @@ private:
     template <class Lap>
     void run_fp32_rows(const layer& l, const prepared& p, std::int64_t r0, std::int64_t rows, Lap& lap, layer_profile& prof) {
         const float* a = static_cast<const float*>(tensor(l.input)) + r0 * p.k;
-        if (!p.direct) {
+        if (p.implicit) {  // one call for all rows (chunk_rows): only the border windows are gathered
+            gather_border_rows<float>(p.shape, static_cast<const float*>(tensor(l.input)), 0.0f, p.border, p.run,
+                                      static_cast<float*>(buffer(p.gathered)));
+            lap(prof.other_seconds);
+        } else if (!p.direct) {
             float* patches = static_cast<float*>(buffer(p.patches));
             gather_patches<float>(p.shape, static_cast<const float*>(tensor(l.input)), 0.0f, patches, r0, rows);
             a = patches;
@@ -676,6 +687,12 @@ private:
         gemm_f32_args g{.m = rows, .n = p.n, .k = p.k, .a = a, .lda = p.k, .b = p.w_rows.data(), .ldb = p.k,
                         .c = static_cast<float*>(tensor(l.output)) + r0 * p.n, .ldc = p.n, .trans_b = true,
                         .beta = l.residual >= 0 ? 1.0f : 0.0f, .bias = p.bias_f32.data(), .relu = l.relu};
+        if (p.implicit) {
+            g.a = nullptr;
+            g.lda = 0;
+            g.a_runs = p.runs_f32.data();
+            g.a_run_length = p.run;
+        }
         if (p.unpacked) gemm_f32(g);
         else gemm_f32_packed(g, p.w_f32);
         lap(prof.kernel_seconds);
@@ -702,7 +719,7 @@ private:
         if (p.implicit) {
             g.a = nullptr;
             g.lda = 0;
-            g.a_runs = p.runs.data();
+            g.a_runs = p.runs_u8.data();
             g.a_run_length = p.run;
         }
         if (!p.w_u8.empty()) gemm_u8s8_packed(g, p.w_u8);

@@ -53,6 +53,11 @@ struct vec {
         for (int i = 0; i < m; ++i) t[i] = p[i * stride];
         return reg::load_aligned(t);
     }
+    static reg gather_at(mask m, const float* p, const std::int32_t* index) {
+        alignas(64) float t[lanes] = {};
+        for (int i = 0; i < m; ++i) t[i] = p[index[i]];
+        return reg::load_aligned(t);
+    }
 };
 
 #include "../kernels/gemm_f32_kernels-inl.hpp"

@@ -15,11 +15,12 @@ namespace lanes::ref {
 // C = relu?(alpha * op(A) * op(B) + beta * C + bias), summing over p in increasing order.
 inline void gemm_f32(const gemm_f32_args& p) {
     validate(p);
+    const std::int64_t length = a_run_length(p);
     for (std::int64_t i = 0; i < p.m; ++i) {
         for (std::int64_t j = 0; j < p.n; ++j) {
             float sum = 0.0f;
             for (std::int64_t l = 0; l < p.k; ++l) {
-                const float a = p.trans_a ? p.a[l * p.lda + i] : p.a[i * p.lda + l];
+                const float a = p.trans_a ? p.a[l * p.lda + i] : a_run(p, i, l / length)[l % length];
                 const float b = p.trans_b ? p.b[j * p.ldb + l] : p.b[l * p.ldb + j];
                 sum += a * b;
             }

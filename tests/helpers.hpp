@@ -11,8 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <span>
 #include <string>
@@ -135,5 +137,30 @@ protected:
             EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();      \
         }                                                                                        \
     } while (0)
+
+// A GEMM shape with A given as `runs` runs of `length` elements per row (k = length * runs).
+struct runs_shape {
+    std::int64_t m, n, length, runs;
+};
+
+// A (m rows, `lda` apart) as runs of `length` elements for gemm_*_args::a_runs: each run of each row
+// copied into `storage` (exactly m * k elements) in a shuffled order, so that a kernel that took a row as
+// contiguous, or read past a run, gives other results (or an ASan report). Returns the run pointers,
+// row-major (run r of row i at i * (k / length) + r).
+template <class T>
+std::vector<const T*> scatter_runs(const T* a, std::int64_t lda, std::int64_t m, std::int64_t k, std::int64_t length,
+                                   std::uint32_t seed, buffer<T>& storage) {
+    const std::int64_t per_row = k / length;
+    std::vector<std::int64_t> order(static_cast<std::size_t>(m * per_row));
+    for (std::size_t q = 0; q < order.size(); ++q) order[q] = static_cast<std::int64_t>(q);
+    std::shuffle(order.begin(), order.end(), std::mt19937(seed));
+    std::vector<const T*> runs(order.size());
+    for (std::size_t slot = 0; slot < order.size(); ++slot) {  // slot holds run order[slot]
+        T* to = storage.data() + static_cast<std::int64_t>(slot) * length;
+        std::memcpy(to, a + order[slot] / per_row * lda + order[slot] % per_row * length, static_cast<std::size_t>(length) * sizeof(T));
+        runs[static_cast<std::size_t>(order[slot])] = to;
+    }
+    return runs;
+}
 
 }  // namespace lanes::test

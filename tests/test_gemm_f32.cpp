@@ -8,6 +8,7 @@
 #include <omp.h>
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -22,6 +23,7 @@ namespace {
 
 using namespace lanes;
 using lanes::test::buffer;
+using lanes::test::runs_shape;
 using lanes::test::issue_sizes;
 using lanes::test::table_rows;
 
@@ -41,9 +43,11 @@ std::string describe(const gemm_case& c) {
 }
 
 // Runs `run` on a random problem of shape `c` and checks every element of C against the reference
-// within the derived bound, and that the columns between n and ldc were not touched.
+// within the derived bound, and that the columns between n and ldc were not touched. With a
+// run_length, `run` gets A as runs of that length (gemm_f32_args::a_runs) scattered by
+// lanes::test::scatter_runs; the reference gets the rows.
 void check_gemm_f32(const gemm_case& c, const std::function<void(const gemm_f32_args&)>& run, const std::string& who,
-                    std::uint32_t seed) {
+                    std::uint32_t seed, std::int64_t run_length = 0) {
     const std::int64_t lda = (c.trans_a ? c.m : c.k) + c.pad, ldb = (c.trans_b ? c.k : c.n) + c.pad, ldc = c.n + c.pad;
     buffer<float> a(static_cast<std::size_t>((c.trans_a ? c.k : c.m) * lda)), b(static_cast<std::size_t>((c.trans_b ? c.n : c.k) * ldb));
     buffer<float> out(static_cast<std::size_t>(c.m * ldc)), expected(out.size()), bias(static_cast<std::size_t>(c.n));
@@ -61,6 +65,15 @@ void check_gemm_f32(const gemm_case& c, const std::function<void(const gemm_f32_
                     .bias = c.bias ? bias.data() : nullptr, .relu = c.relu};
     gemm_f32_args q = p;
     q.c = expected.data();
+    buffer<float> storage(static_cast<std::size_t>(c.m * c.k));
+    std::vector<const float*> runs;
+    if (run_length > 0) {
+        runs = lanes::test::scatter_runs(a.data(), lda, c.m, c.k, run_length, seed, storage);
+        p.a = nullptr;
+        p.lda = 0;
+        p.a_runs = runs.data();
+        p.a_run_length = run_length;
+    }
     run(p);
     ref::gemm_f32(q);
 
@@ -157,6 +170,22 @@ TEST_P(GemmF32Kernel, EveryEpilogueAndLayoutOnBlockBoundaries) {
                     check_gemm_f32(fitted(c), [&](const gemm_f32_args& p) { run(p); }, entry().name, seed += 10);
                     if (HasFatalFailure()) return;
                 }
+}
+
+// A given as runs (an implicit im2col), read in place (n <= 2 NR) or packed, with pieces that cross
+// the KC blocks of the depth. The small-M kernels take rows only.
+TEST_P(GemmF32Kernel, MatchesReferenceWithAGivenAsRuns) {
+    std::uint32_t seed = 7000;
+    for (const runs_shape s : {runs_shape{1, 5, 4, 1}, runs_shape{14, 37, 12, 3}, runs_shape{29, 64, 192, 3}, runs_shape{40, 100, 100, 5}, runs_shape{31, 45, 1, 7},
+                          runs_shape{50, 20, 130, 4}, runs_shape{20, 8, 24, 3}}) {
+        const gemm_case c{.m = s.m, .n = s.n, .k = s.length * s.runs, .trans_b = s.m % 2 == 1, .alpha = 0.5f, .beta = 0.5f, .bias = true, .relu = true};
+        gemm_f32_args probe{.m = c.m, .n = c.n, .k = c.k, .trans_b = c.trans_b};
+        const float* dummy = nullptr;
+        probe.a_runs = &dummy;
+        if (entry().accepts != nullptr && !entry().accepts(probe)) continue;
+        check_gemm_f32(c, [&](const gemm_f32_args& p) { run(p); }, entry().name + std::string(" with A as runs"), seed += 10, s.length);
+        if (HasFatalFailure()) return;
+    }
 }
 
 TEST_P(GemmF32Kernel, OneAndTwoThreadsGiveIdenticalResults) {

@@ -13,7 +13,6 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -24,6 +23,7 @@ namespace {
 
 using namespace lanes;
 using lanes::test::buffer;
+using lanes::test::runs_shape;
 using lanes::test::issue_sizes;
 using lanes::test::table_rows;
 
@@ -239,32 +239,19 @@ TEST_P(GemmU8S8Kernel, BitIdenticalWhenRowsOfAAreAPageApart) {
     }
 }
 
-// A given as runs (an implicit im2col): each run of each row is copied into one exactly-sized buffer in a
-// shuffled order, so a kernel that took a row as contiguous, or read past a run, gives other results
-// (or an ASan report). Every kernel that takes runs must match the reference computed on the rows.
+// A given as runs (an implicit im2col), scattered (lanes::test::scatter_runs): every kernel that takes
+// runs must match the reference computed on the rows.
 TEST_P(GemmU8S8Kernel, BitIdenticalWithAGivenAsRuns) {
-    struct shape {
-        std::int64_t m, n, length, runs;
-    };
     std::uint32_t seed = 6000;
     // Run lengths that are whole groups of 4 (read in place at the vpdpbusd levels) and that are not.
-    for (const shape s : {shape{1, 5, 4, 1}, shape{14, 37, 12, 3}, shape{15, 33, 64, 3}, shape{50, 70, 6, 2}, shape{31, 45, 1, 7},
-                          shape{29, 64, 192, 3}, shape{40, 17, 9, 5}}) {
+    for (const runs_shape s : {runs_shape{1, 5, 4, 1}, runs_shape{14, 37, 12, 3}, runs_shape{15, 33, 64, 3}, runs_shape{50, 70, 6, 2}, runs_shape{31, 45, 1, 7},
+                          runs_shape{29, 64, 192, 3}, runs_shape{40, 17, 9, 5}}) {
         int8_case c{.m = s.m, .n = s.n, .k = s.length * s.runs, .trans_b = s.m % 2 == 1, .a_zero_point = 5, .out = dtype::u8, .bias = true};
         c.zero_point = 100;
         int8_problem problem(c, seed += 10);
         gemm_u8s8_args& args = problem.args;
         buffer<std::uint8_t> storage(static_cast<std::size_t>(s.m * c.k));
-        std::vector<std::int64_t> order(static_cast<std::size_t>(s.m * s.runs));
-        for (std::size_t q = 0; q < order.size(); ++q) order[q] = static_cast<std::int64_t>(q);
-        std::shuffle(order.begin(), order.end(), std::mt19937(seed));
-        std::vector<const std::uint8_t*> runs(order.size());
-        for (std::size_t q = 0; q < order.size(); ++q) {  // slot q holds run order[q] (row order[q] / runs)
-            const std::int64_t i = order[q] / s.runs, r = order[q] % s.runs;
-            std::uint8_t* slot = storage.data() + static_cast<std::int64_t>(q) * s.length;
-            std::memcpy(slot, args.a + i * args.lda + r * s.length, static_cast<std::size_t>(s.length));
-            runs[static_cast<std::size_t>(order[q])] = slot;
-        }
+        const std::vector<const std::uint8_t*> runs = lanes::test::scatter_runs(args.a, args.lda, s.m, c.k, s.length, seed, storage);
         args.a = nullptr;
         args.lda = 0;
         args.a_runs = runs.data();

@@ -7,15 +7,18 @@
 //     microkernel chosen under the current ISA cap (INT8: quantized to s8 per output channel first);
 //   - the first linear layer after a spatial tensor gets its columns permuted from PyTorch's NCHW
 //     flattening to NHWC, so no tensor is ever transposed at run time;
-//   - every activation, every im2col patch matrix and every scratch buffer gets an offset in one arena
-//     (memory_plan below), allocated once. run() allocates nothing.
+//   - every activation, every patch or border-window buffer and every scratch buffer gets an offset in
+//     one arena (memory_plan below), allocated once. run() allocates nothing;
+//   - the arena placed, each conv's window rows get their pointers (point_window_runs below).
 //
 // A conv runs as a GEMM over the NHWC activations: M = batch * out_h * out_w, N = out_c,
-// K = kernel_h * kernel_w * in_c. A 1x1 stride-1 conv reads its input in place; any other first
-// gathers the patches (im2col, padding = 0 or the input zero point). Bias, ReLU and the bottleneck's
-// shortcut are in the GEMM's epilogue: FP32 accumulates onto the shortcut in place (beta = 1); INT8
-// passes the shortcut as the GEMM's residual, read and overwritten in place while the tile is in
-// registers, exactly as lanes::ref::conv2d_u8s8 defines a conv with a residual.
+// K = kernel_h * kernel_w * in_c. A 1x1 stride-1 conv reads its input in place; any other reads its
+// windows in place too, as runs (implicit im2col), gathering only the windows that leave the input
+// (padding = 0 or the input zero point); FP32 conv1, on the caller's images, gathers its patches
+// (im2col). Bias, ReLU and the bottleneck's shortcut are in the GEMM's epilogue: FP32 accumulates onto
+// the shortcut in place (beta = 1); INT8 passes the shortcut as the GEMM's residual, read and
+// overwritten in place while the tile is in registers, exactly as lanes::ref::conv2d_u8s8 defines a
+// conv with a residual.
 //
 // INT8 (see calibration.hpp): the input is quantized to u8 with the calibrated scale and zero point,
 // every conv and linear layer maps u8 to u8 (weights s8 symmetric per output channel, bias s32 in
@@ -157,8 +160,9 @@ void gather_patches(const conv2d_shape& s, const T* input, T pad, T* patches, st
 //
 // A row of the patch matrix is kernel_h runs of kernel_w * in_c values, one per window row, and a run
 // that lies inside the input is already contiguous in NHWC. So instead of copying the patches, the GEMM
-// can take a pointer per run (gemm_u8s8_args::a_runs). Only the windows that leave the input (the
-// border rows, with padding) are gathered, into a small buffer of their own, and their runs point there.
+// can take a pointer per run (a_runs in gemm_f32_args and gemm_u8s8_args). Only the windows that leave
+// the input (the border rows, with padding) are gathered, into a small buffer of their own, and their
+// runs point there.
 //
 // The INT8 kernels read runs in place in whole groups of 4 bytes. A run of another length (conv1: 7
 // pixels x 3 channels = 21) is read as `run_stride` = 24 bytes: the GEMM's depth is kernel_h * 24, the

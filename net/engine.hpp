@@ -118,18 +118,27 @@ private:
 // pixel's channels next to the next pixel's), so it is copied in one piece; only border rows go
 // tap by tap.
 
+// Where the window of patch row r lies: its image and its top-left input position (in the padding when
+// the window starts outside the input).
+struct window_origin {
+    std::int64_t n, iy0, ix0;
+};
+inline window_origin origin_of(const conv2d_shape& s, std::int64_t r) {
+    const std::int64_t out_h = s.out_h(), out_w = s.out_w();
+    return {r / (out_h * out_w), r / out_w % out_h * s.stride_h - s.pad_top, r % out_w * s.stride_w - s.pad_left};
+}
+
 // Row r of the patch matrix into `dst`: kernel_h runs of kernel_w * in_c values, `run_stride` apart (by
 // default packed together; a larger stride is filled with `pad`).
 template <class T>
 void gather_patch_row(const conv2d_shape& s, const T* input, T pad, std::int64_t r, T* dst, std::int64_t run_stride = 0) {
-    const std::int64_t out_h = s.out_h(), out_w = s.out_w(), run = s.kernel_w * s.in_c;
+    const std::int64_t run = s.kernel_w * s.in_c;
     if (run_stride == 0) run_stride = run;
-    const std::int64_t n = r / (out_h * out_w), oy = r / out_w % out_h, ox = r % out_w;
-    const std::int64_t ix0 = ox * s.stride_w - s.pad_left;
+    const auto [n, iy0, ix0] = origin_of(s, r);
     const bool inside_x = ix0 >= 0 && ix0 + s.kernel_w <= s.in_w;
     for (std::int64_t ky = 0; ky < s.kernel_h; ++ky, dst += run_stride) {
         std::fill(dst + run, dst + run_stride, pad);
-        const std::int64_t iy = oy * s.stride_h - s.pad_top + ky;
+        const std::int64_t iy = iy0 + ky;
         if (iy < 0 || iy >= s.in_h) {
             std::fill(dst, dst + run, pad);
             continue;
@@ -173,10 +182,9 @@ void gather_patches(const conv2d_shape& s, const T* input, T pad, T* patches, st
 // The rows of the patch matrix whose window leaves the input.
 inline std::vector<std::int64_t> border_rows(const conv2d_shape& s) {
     std::vector<std::int64_t> rows;
-    const std::int64_t out_h = s.out_h(), out_w = s.out_w();
-    for (std::int64_t r = 0; r < s.batch * out_h * out_w; ++r) {
-        const std::int64_t iy0 = r / out_w % out_h * s.stride_h - s.pad_top, ix0 = r % out_w * s.stride_w - s.pad_left;
-        if (iy0 < 0 || iy0 + s.kernel_h > s.in_h || ix0 < 0 || ix0 + s.kernel_w > s.in_w) rows.push_back(r);
+    for (std::int64_t r = 0; r < s.batch * s.out_h() * s.out_w(); ++r) {
+        const window_origin w = origin_of(s, r);
+        if (w.iy0 < 0 || w.iy0 + s.kernel_h > s.in_h || w.ix0 < 0 || w.ix0 + s.kernel_w > s.in_w) rows.push_back(r);
     }
     return rows;
 }
@@ -186,16 +194,15 @@ inline std::vector<std::int64_t> border_rows(const conv2d_shape& s) {
 template <class T>
 void point_window_runs(const conv2d_shape& s, const T* input, const std::vector<std::int64_t>& border, const T* gathered,
                        std::int64_t run_stride, std::vector<const T*>& runs) {
-    const std::int64_t out_h = s.out_h(), out_w = s.out_w(), k = s.kernel_h * run_stride;
-    runs.resize(static_cast<std::size_t>(s.batch * out_h * out_w * s.kernel_h));
+    const std::int64_t rows = s.batch * s.out_h() * s.out_w(), k = s.kernel_h * run_stride;
+    runs.resize(static_cast<std::size_t>(rows * s.kernel_h));
     std::size_t b = 0;
-    for (std::int64_t r = 0; r < s.batch * out_h * out_w; ++r) {
+    for (std::int64_t r = 0; r < rows; ++r) {
         const bool on_border = b < border.size() && border[b] == r;
-        const std::int64_t n = r / (out_h * out_w), iy0 = r / out_w % out_h * s.stride_h - s.pad_top,
-                           ix0 = r % out_w * s.stride_w - s.pad_left;
+        const window_origin w = origin_of(s, r);
         for (std::int64_t ky = 0; ky < s.kernel_h; ++ky)
-            runs[static_cast<std::size_t>(r * s.kernel_h + ky)] =
-                on_border ? gathered + static_cast<std::int64_t>(b) * k + ky * run_stride : input + ((n * s.in_h + iy0 + ky) * s.in_w + ix0) * s.in_c;
+            runs[static_cast<std::size_t>(r * s.kernel_h + ky)] = on_border ? gathered + static_cast<std::int64_t>(b) * k + ky * run_stride
+                                                                            : input + ((w.n * s.in_h + w.iy0 + ky) * s.in_w + w.ix0) * s.in_c;
         b += on_border;
     }
 }

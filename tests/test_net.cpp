@@ -193,7 +193,7 @@ TEST(NetConvLowering, Int8PatchesAndGemmWithResidualEqualReferenceConvBitForBit)
             }
             // The engine's implicit im2col: window rows read in the input (with 3 bytes of slack) as runs
             // rounded up to 4 bytes, border windows gathered, zero weights for the extra bytes.
-            const std::int64_t run = s.kernel_w * s.in_c, stride = (run + 3) / 4 * 4;
+            const std::int64_t run = s.kernel_w * s.in_c, stride = round_up(run, 4);
             std::vector<std::uint8_t> slack_input = input, gathered;
             std::vector<const std::uint8_t*> runs;
             std::vector<std::int8_t> padded_w;

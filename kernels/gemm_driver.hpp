@@ -23,6 +23,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #if defined(_OPENMP)
@@ -257,10 +258,20 @@ inline int gemm_threads(std::int64_t m, std::int64_t n, std::int64_t k) {
 //
 // Packing A costs about as much as the multiplication when C has only a panel or two of columns (a
 // 1x1 convolution with 64 output channels): each packed element is used n / NR times. The FP32
-// microkernel can instead broadcast straight from A's rows when A is not transposed, unless the rows are
-// a multiple of 2 KiB apart: then the MR rows fall into one or two L1 sets and evict each other.
+// microkernel can instead broadcast straight from A's rows when A is not transposed. What decides it is
+// where the MR rows fall in L1's 64 sets:
+//   - rows a multiple of 2 KiB apart share one or two sets and evict each other: always pack;
+//   - rows a multiple of 1 KiB apart share four: read in place only for n <= 2 NR (measured on
+//     196 x 1024 x 256, in place is 4 % slower; on 3136 x 128 x 256, no different);
+//   - otherwise read in place at every n (measured: 128^3 +27 %, 784 x 128 x 1152 +14 %,
+//     729 x 192 x 1600 +8 %, 169 x 256 x 3456 +5 %; larger n within noise).
+// Runs (an implicit im2col) are read in place for n <= 2 NR; at larger n reading them in place
+// measured no different on ResNet-50, and they keep the gather into packed panels.
 inline bool read_a_directly(const gemm_f32_args& p, int nr) {
-    return !p.trans_a && p.n <= 2 * nr && (p.a_runs != nullptr || (p.lda * 4) % 2048 != 0);
+    if (p.trans_a) return false;
+    if (p.a_runs != nullptr) return p.n <= 2 * nr;
+    const std::int64_t row_bytes = p.lda * static_cast<std::int64_t>(sizeof(float));
+    return p.n <= 2 * nr ? row_bytes % 2048 != 0 : row_bytes % 1024 != 0;
 }
 
 // The vpdpbusd microkernels broadcast A's groups of 4 u8 straight from its rows, which saves packing A
@@ -321,6 +332,19 @@ struct tile_position {
     bool first = true;          // first block of the depth: C's old contents are not yet accumulated
     bool last = true;           // last block: the epilogue (bias, ReLU, requantization) applies
 };
+
+// The last tile of C, when MR does not divide M, covers m < MR rows. The microkernels then run the loop
+// of the smallest of 2, 4, 8 or MR rows that covers them, so that rows past m cost nothing: with MR = 14
+// and M = 49, the last tile multiplies 8 rows instead of 14, 11 % of the product. The packed panel keeps
+// its MR-row layout; the shorter loop reads the first R rows of each column of it.
+// Calls body(std::integral_constant<int, R>{}).
+template <int MR, class Body>
+void with_tile_rows(std::int64_t m, Body&& body) {
+    if constexpr (MR > 2) if (m <= 2) return body(std::integral_constant<int, 2>{});
+    if constexpr (MR > 4) if (m <= 4) return body(std::integral_constant<int, 4>{});
+    if constexpr (MR > 8) if (m <= 8) return body(std::integral_constant<int, 8>{});
+    body(std::integral_constant<int, MR>{});
+}
 
 // ---- The driver ------------------------------------------------------------------------------------
 //

@@ -96,12 +96,12 @@ struct gemm_f32_kernel {
 
     // C tile += (packed MR-row panel of A) x (NR-column panel of B), with the epilogue.
     static void tile(const gemm_f32_args& p, no_state, std::int64_t kc, const float* a, const float* b, const tile_position& where) {
-        multiply<false>(p, 0, kc, a, b, where, finish(p, where));
+        with_tile_rows<MR>(where.m, [&](auto rows) { multiply<decltype(rows)::value, false>(p, 0, kc, a, b, where, finish(p, where)); });
     }
     // The same with A read where it lies: its rows, or its runs, from depth pc on.
     static void tile_in_place(const gemm_f32_args& p, no_state, std::int64_t pc, std::int64_t kc, const float* b,
                               const tile_position& where) {
-        multiply<true>(p, pc, kc, nullptr, b, where, finish(p, where));
+        with_tile_rows<MR>(where.m, [&](auto rows) { multiply<decltype(rows)::value, true>(p, pc, kc, nullptr, b, where, finish(p, where)); });
     }
 
 private:
@@ -120,12 +120,13 @@ private:
         return t;
     }
 
-    template <bool a_in_place>
+    // R rows of the tile (R <= MR; R = MR but for the last tile of C).
+    template <int R, bool a_in_place>
     static void multiply(const gemm_f32_args& p, std::int64_t pc, std::int64_t kc, const float* a, const float* b,
                          const tile_position& where, const gemm_tile_f32& t) {
-        typename vec::reg c[MR][NV];
+        typename vec::reg c[R][NV];
 #pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i)
+        for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) c[i][v] = vec::zero();
         // Start fetching this tile's rows of C now, so that they have arrived by the epilogue.
@@ -135,22 +136,22 @@ private:
         }
 
         // One step of depth: row i's element is rows[i][at].
-        auto step = [&](const float* const (&rows)[MR], std::int64_t at) {
+        auto step = [&](const float* const (&rows)[R], std::int64_t at) {
             typename vec::reg row[NV];
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) row[v] = vec::load(b + v * vec::lanes);
 #pragma GCC unroll 16
-            for (int i = 0; i < MR; ++i) {
+            for (int i = 0; i < R; ++i) {
                 const typename vec::reg a_il = vec::set1(rows[i][at]);
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; ++v) c[i][v] = vec::fmadd(a_il, row[v], c[i][v]);
             }
             b += nr;
         };
-        const float* rows[MR];
+        const float* rows[R];
         if constexpr (!a_in_place) {
 #pragma GCC unroll 16
-            for (int i = 0; i < MR; ++i) rows[i] = a + i;  // the packed panel: A[i][l] at l * MR + i
+            for (int i = 0; i < R; ++i) rows[i] = a + i;  // the packed panel: A[i][l] at l * MR + i
             for (std::int64_t l = 0; l < kc; ++l) step(rows, l * MR);
         } else {
             // Depth [pc, pc + kc) piece by piece, a piece being the part of one run (or of the row, which
@@ -160,7 +161,7 @@ private:
             for (std::int64_t l = 0; l < kc;) {
                 const std::int64_t run = (pc + l) / length, offset = (pc + l) % length, count = std::min(kc - l, length - offset);
 #pragma GCC unroll 16
-                for (int i = 0; i < MR; ++i) {
+                for (int i = 0; i < R; ++i) {
                     const std::int64_t row = where.i + std::min<std::int64_t>(i, where.m - 1);
                     rows[i] = (p.a_runs != nullptr ? p.a_runs[row * runs + run] : p.a + row * p.lda) + offset;
                 }
@@ -180,7 +181,7 @@ private:
             bias[v] = t.bias != nullptr ? vec::load_first(cols[v], t.bias + v * vec::lanes) : vec::zero();
         }
 #pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) {
+        for (int i = 0; i < R; ++i) {
             if (i >= t.m) break;
             float* out = t.c + i * t.ldc;
 #pragma GCC unroll 4

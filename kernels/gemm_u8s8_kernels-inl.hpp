@@ -134,32 +134,33 @@ struct gemm_u8s8_kernel {
     // One tile over the whole depth, then the requantizing epilogue straight from the registers.
     static void tile(const gemm_u8s8_args& p, const state& st, std::int64_t kc, const a_type* a, const b_type* b,
                      const tile_position& where) {
-        multiply<false>(p, st, kc, a, b, where);
+        with_tile_rows<MR>(where.m, [&](auto rows) { multiply<decltype(rows)::value, false>(p, st, kc, a, b, where); });
     }
     // The same with A read where it lies, from its rows or its runs. INT8 blocks are the whole depth
     // (pc = 0, kc = k).
     static void tile_in_place(const gemm_u8s8_args& p, const state& st, std::int64_t, std::int64_t kc, const b_type* b,
                               const tile_position& where) {
-        multiply<true>(p, st, kc, nullptr, b, where);
+        with_tile_rows<MR>(where.m, [&](auto rows) { multiply<decltype(rows)::value, true>(p, st, kc, nullptr, b, where); });
     }
 
 private:
-    template <bool a_in_place>
+    // R rows of the tile (R <= MR; R = MR but for the last tile of C).
+    template <int R, bool a_in_place>
     static void multiply(const gemm_u8s8_args& p, const state& st, std::int64_t kc, const a_type* a, const b_type* b,
                          const tile_position& where) {
-        typename ivec::reg acc[MR][NV];
+        typename ivec::reg acc[R][NV];
 #pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i)
+        for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) acc[i][v] = ivec::zero();
         // One group of k for the whole tile: row i's 4 (or 2) elements are at rows[i] + offset. With
         // `tail` (in place only) A's lanes are shifted right by tail_shift bits.
-        auto group = [&](const a_type* const (&rows)[MR], std::int64_t offset, auto tail, int tail_shift) {
+        auto group = [&](const a_type* const (&rows)[R], std::int64_t offset, auto tail, int tail_shift) {
             typename ivec::reg bv[NV];
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) bv[v] = ivec::load_b(b + v * ivec::lanes * k_group);
 #pragma GCC unroll 16
-            for (int i = 0; i < MR; ++i) {
+            for (int i = 0; i < R; ++i) {
                 typename ivec::reg ai = ivec::broadcast_a(rows[i] + offset);
                 if constexpr (decltype(tail)::value) ai = ivec::shift_right_lanes(ai, tail_shift);
 #pragma GCC unroll 4
@@ -167,11 +168,11 @@ private:
             }
             b += nr * k_group;
         };
-        const a_type* rows[MR];
+        const a_type* rows[R];
         if constexpr (!a_in_place) {
             // The packed panel: group g of row i at i * G + g * MR * G, zero-padded to whole groups.
 #pragma GCC unroll 16
-            for (int i = 0; i < MR; ++i) rows[i] = a + i * k_group;
+            for (int i = 0; i < R; ++i) rows[i] = a + i * k_group;
             for (std::int64_t g = 0; g < (kc + k_group - 1) / k_group; ++g) group(rows, g * MR * k_group, std::false_type{}, 0);
         } else {
             // In place, by rows or run by run: rows past the tile's m repeat its last row, whose products
@@ -182,7 +183,7 @@ private:
             auto row_of = [&](int i) { return where.i + std::min<std::int64_t>(i, where.m - 1); };
             if (p.a_runs == nullptr) {
 #pragma GCC unroll 16
-                for (int i = 0; i < MR; ++i) rows[i] = p.a + row_of(i) * p.lda;
+                for (int i = 0; i < R; ++i) rows[i] = p.a + row_of(i) * p.lda;
                 const std::int64_t whole = kc / k_group, rest = kc % k_group;
                 for (std::int64_t g = 0; g < whole; ++g) group(rows, g * k_group, std::false_type{}, 0);
                 if (rest != 0) group(rows, kc - k_group, std::true_type{}, static_cast<int>(8 * (k_group - rest)));
@@ -190,7 +191,7 @@ private:
                 const std::int64_t runs = kc / p.a_run_length, whole = p.a_run_length / k_group;
                 for (std::int64_t run = 0; run < runs; ++run) {
 #pragma GCC unroll 16
-                    for (int i = 0; i < MR; ++i) rows[i] = p.a_runs[row_of(i) * runs + run];
+                    for (int i = 0; i < R; ++i) rows[i] = p.a_runs[row_of(i) * runs + run];
                     for (std::int64_t g = 0; g < whole; ++g) group(rows, g * k_group, std::false_type{}, 0);
                 }
             }
@@ -239,8 +240,9 @@ private:
 
     // Epilogue, per column j: x = acc + (bias[j] - a_zero_point * sums[j]) in int32 (wrapping adds whose
     // exact result is in range, so the wrap cancels), then the reference's steps (reference/requant.hpp).
+    template <int R>
     static void finish(const gemm_u8s8_args& p, const state& st, const tile_position& where,
-                       typename ivec::reg (&acc)[MR][NV]) {
+                       typename ivec::reg (&acc)[R][NV]) {
         const requant_params& q = p.requant;
         typename ivec::mask cols[NV];
         typename ivec::reg offset[NV];

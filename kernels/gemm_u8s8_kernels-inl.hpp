@@ -261,30 +261,45 @@ private:
         const typename ivec::freg zero_point = ivec::fset1(static_cast<float>(q.zero_point));
         const typename ivec::reg residual_zero_point = ivec::set1(p.residual_zero_point);
         const typename ivec::freg residual_scale = ivec::fset1(p.residual_scale);
-        for (std::int64_t i = 0; i < where.m; ++i) {
-            const std::int64_t row = (where.i + i) * p.ldc + where.j;
-            const std::uint8_t* residual = p.residual != nullptr ? p.residual + (where.i + i) * p.ldr + where.j : nullptr;
+        // The rows are stored through C, which the compiler must assume may alias p and q, so what the
+        // loop tests is read into locals (and the output type made a constant) before it: otherwise
+        // every store reloads the output type and the ReLU flag.
+        const bool relu = q.relu;
+        void* const c = p.c;
+        const std::int64_t ldc = p.ldc, ldr = p.ldr;
+        const std::uint8_t* const residual_rows = p.residual;
+        auto store_rows = [&](auto out) {
+            for (std::int64_t i = 0; i < where.m; ++i) {
+                const std::int64_t row = (where.i + i) * ldc + where.j;
+                const std::uint8_t* residual = residual_rows != nullptr ? residual_rows + (where.i + i) * ldr + where.j : nullptr;
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) {
-                const std::int64_t at = row + v * ivec::lanes;
-                const typename ivec::reg x = ivec::add(acc[i][v], offset[v]);
-                if (q.out == dtype::s32) {
-                    ivec::store_first(cols[v], static_cast<std::int32_t*>(p.c) + at, q.relu ? ivec::max_zero(x) : x);
-                    continue;
+                for (int v = 0; v < NV; ++v) {
+                    const std::int64_t at = row + v * ivec::lanes;
+                    const typename ivec::reg x = ivec::add(acc[i][v], offset[v]);
+                    if constexpr (decltype(out)::value == dtype::s32) {
+                        ivec::store_first(cols[v], static_cast<std::int32_t*>(c) + at, relu ? ivec::max_zero(x) : x);
+                    } else {
+                        typename ivec::freg f = ivec::fmul(ivec::to_float(x), scale[v]);
+                        if (residual != nullptr) {  // + float(R - zero point) * residual_scale, the reference's steps
+                            const typename ivec::reg r = ivec::sub(ivec::load_u8_first(cols[v], residual + v * ivec::lanes), residual_zero_point);
+                            f = ivec::fadd(f, ivec::fmul(ivec::to_float(r), residual_scale));
+                        }
+                        if constexpr (decltype(out)::value == dtype::f32) {
+                            ivec::fstore_first(cols[v], static_cast<float*>(c) + at, relu ? ivec::fmax_zero(f) : f);
+                        } else {
+                            f = ivec::fmin(ivec::fmax(ivec::fadd(ivec::round_even(f), zero_point), lo), hi);
+                            if constexpr (decltype(out)::value == dtype::u8) ivec::store_u8_first(cols[v], static_cast<std::uint8_t*>(c) + at, f);
+                            else ivec::store_s8_first(cols[v], static_cast<std::int8_t*>(c) + at, f);
+                        }
+                    }
                 }
-                typename ivec::freg f = ivec::fmul(ivec::to_float(x), scale[v]);
-                if (residual != nullptr) {  // + float(R - zero point) * residual_scale, the reference's steps
-                    const typename ivec::reg r = ivec::sub(ivec::load_u8_first(cols[v], residual + v * ivec::lanes), residual_zero_point);
-                    f = ivec::fadd(f, ivec::fmul(ivec::to_float(r), residual_scale));
-                }
-                if (q.out == dtype::f32) {
-                    ivec::fstore_first(cols[v], static_cast<float*>(p.c) + at, q.relu ? ivec::fmax_zero(f) : f);
-                    continue;
-                }
-                f = ivec::fmin(ivec::fmax(ivec::fadd(ivec::round_even(f), zero_point), lo), hi);
-                if (q.out == dtype::u8) ivec::store_u8_first(cols[v], static_cast<std::uint8_t*>(p.c) + at, f);
-                else ivec::store_s8_first(cols[v], static_cast<std::int8_t*>(p.c) + at, f);
             }
+        };
+        switch (q.out) {
+            case dtype::s32: return store_rows(std::integral_constant<dtype, dtype::s32>{});
+            case dtype::f32: return store_rows(std::integral_constant<dtype, dtype::f32>{});
+            case dtype::u8: return store_rows(std::integral_constant<dtype, dtype::u8>{});
+            default: return store_rows(std::integral_constant<dtype, dtype::s8>{});
         }
     }
 };

@@ -46,13 +46,22 @@ inline constexpr std::int64_t round_up(std::int64_t x, std::int64_t multiple) { 
 // ---- Block sizes ------------------------------------------------------------------------------------
 //
 // KC: one KC x NR panel of B is reused by every MR x KC panel of A the ir loop streams past it, and
-//     each tile loads and stores its C once per KC, so KC is as large as L1 allows for that panel:
-//         KC = L1d / (NR * element bytes), rounded down to a multiple of 16, within [64, 512].
-//     (Half of L1d, the textbook choice, measured 5-10 % slower here: the extra C traffic costs more
-//     than the A panel's evictions of B.)
+//     each tile loads and stores its C once per KC. Each block of KC costs a pass over C, so KC is
+//     large: the B panel may exceed L1d by a third (the B lines that miss L1 come from L2 at a few
+//     bytes per cycle, well within its bandwidth):
+//         KC = (4/3 L1d) / (NR * element bytes), rounded down to a multiple of 16, within [64, 512].
+//     Measured with the AVX-512 14 x 32 tile and 48 KiB L1d, KC = 512 against 384 (= L1d / NR):
+//     2048^3 +9 %, 512^3 and 784 x 256 x 512 +5 %, the rest within noise; 768 was no better.
+//     Half of L1d, the textbook choice, measured 5-10 % slower than 384.
+// KC in L1: when A has a single block of rows, B is packed panel by panel just before the panel's
+//     tiles (pack_b_per_panel), and that panel must stay in L1 while every tile reads it:
+//         KC = L1d / (NR * element bytes), the same rounding and range (M = 49: 384 against 512
+//     measured 3-10 % faster).
 // MC: the packed MC x KC block of A stays in L2 for the whole jr loop, using an eighth of it (the rest
-//     holds the C rows being updated and the B panel on its way in):
-//         MC = (L2 / 8) / (KC * element bytes), rounded down to a multiple of MR, within [MR, 960].
+//     holds the C rows being updated and the B panel on its way in), counted with the KC in L1 (so an
+//     A of up to MC rows is one block whichever KC it gets; the larger KC makes it a sixth):
+//         MC = (L2 / 8) / (KC in L1 * element bytes), rounded down to a multiple of MR, within [MR, 960].
+//     NC below also uses the KC in L1.
 // NC: the KC x NC panel of B stays in the last-level cache, using at most half of one core's share:
 //         NC = (L3 / cores / 2) / (KC * element bytes), a multiple of NR within [NR, 4096].
 //     (Virtual machines can report an L3 far larger than the chip's; the 4096 cap keeps the packed
@@ -60,6 +69,7 @@ inline constexpr std::int64_t round_up(std::int64_t x, std::int64_t multiple) { 
 // Unknown cache sizes (0) fall back to 32 KiB L1d, 1 MiB L2 and 2 MiB of L3 per core.
 struct gemm_blocks {
     std::int64_t mc = 0, kc = 0, nc = 0;
+    std::int64_t kc_in_l1 = 0;  // KC when B is packed panel by panel (0: keep kc; INT8 needs the whole depth)
 };
 
 // MC and NC for a given KC, by the rule above; A and B elements may differ in size (INT8 kernels that
@@ -78,8 +88,11 @@ inline gemm_blocks blocks_around_depth(int mr, int nr, std::int64_t kc, std::int
 
 inline gemm_blocks choose_gemm_blocks(int mr, int nr, std::int64_t element_bytes, const cpu_info& c) {
     const std::int64_t l1 = (c.l1d_kib > 0 ? c.l1d_kib : 32) * std::int64_t{1024};
-    const std::int64_t kc = std::clamp<std::int64_t>(l1 / (nr * element_bytes) / 16 * 16, 64, 512);
-    return blocks_around_depth(mr, nr, kc, element_bytes, element_bytes, c);
+    const std::int64_t kc_in_l1 = std::clamp<std::int64_t>(l1 / (nr * element_bytes) / 16 * 16, 64, 512);
+    gemm_blocks b = blocks_around_depth(mr, nr, kc_in_l1, element_bytes, element_bytes, c);
+    b.kc_in_l1 = kc_in_l1;
+    b.kc = std::clamp<std::int64_t>(l1 * 4 / 3 / (nr * element_bytes) / 16 * 16, 64, 512);
+    return b;
 }
 
 // The blocks an FP32 microkernel uses on this machine, chosen once.
@@ -358,15 +371,17 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
     constexpr int MR = Micro::mr, NR = Micro::nr, G = Micro::k_group;
     gemm_blocks blocks = Micro::blocks(p.k);
     if (prepacked != nullptr) blocks.kc = prepacked->kc();
-    const std::int64_t MC = blocks.mc, KC = blocks.kc, NC = blocks.nc;
+    const std::int64_t MC = blocks.mc, NC = blocks.nc;
+    const std::int64_t row_blocks = (p.m + MC - 1) / MC;
+    const bool per_panel_b = prepacked == nullptr && pack_b_per_panel(row_blocks);
+    // A panel packed just before its tiles is read from L1 by each of them (the block-size rule above).
+    const std::int64_t KC = per_panel_b && blocks.kc_in_l1 > 0 ? std::min(blocks.kc, blocks.kc_in_l1) : blocks.kc;
     const std::int64_t KC_padded = round_up(std::min(KC, p.k), G);
     const int threads = gemm_threads(p.m, p.n, p.k);
     const auto state = Micro::prepare(p, prepacked);
 
-    const std::int64_t row_blocks = (p.m + MC - 1) / MC;
     bool direct_a = false;
     if constexpr (Micro::can_read_a_in_place) direct_a = Micro::reads_a_in_place(p);
-    const bool per_panel_b = prepacked == nullptr && pack_b_per_panel(row_blocks);
     b_type* shared_b = nullptr;
     if (prepacked == nullptr && !per_panel_b)
         shared_b = scratch<b_type>(scratch_slot::packed_b, static_cast<std::size_t>(KC_padded * round_up(std::min(NC, p.n), NR)));

@@ -159,9 +159,10 @@ TEST_P(GemmF32Kernel, MatchesReferenceOverTheSizeSweep) {
 }
 
 TEST_P(GemmF32Kernel, EveryEpilogueAndLayoutOnBlockBoundaries) {
-    // k beyond one KC block (several blocks accumulate into C), m and n beyond one MC / NR block.
+    // k on and beyond one KC block (several blocks accumulate into C), m and n beyond one MC / NR
+    // block. With a 48 KiB L1d, KC is 512, and 384 when B is packed panel by panel (m = 45 here).
     std::uint32_t seed = 5000;
-    for (const std::int64_t k : {383, 384, 385, 1000})
+    for (const std::int64_t k : {383, 384, 385, 511, 512, 513, 1000})
         for (const bool trans_a : {false, true})
             for (const bool trans_b : {false, true})
                 for (const float beta : {0.0f, 1.0f, 0.5f}) {
@@ -315,11 +316,16 @@ TEST(GemmBlocks, FollowTheDocumentedRuleAndStayInRange) {
     c.l3_kib = 491520;  // a virtual machine's report: the NC cap applies
     c.cores = 2;
     const gemm_blocks b = choose_gemm_blocks(14, 32, 4, c);
-    EXPECT_EQ(b.kc, 384);           // 48 KiB / (32 * 4 B)
-    EXPECT_EQ(b.mc, 2048 * 1024 / 8 / (384 * 4) / 14 * 14);  // 170 -> 168
+    EXPECT_EQ(b.kc, 512);           // 64 KiB (4/3 of 48 KiB) / (32 * 4 B)
+    EXPECT_EQ(b.kc_in_l1, 384);     // 48 KiB / (32 * 4 B)
+    EXPECT_EQ(b.mc, 2048 * 1024 / 8 / (384 * 4) / 14 * 14);  // 170 -> 168, from the KC in L1
     EXPECT_EQ(b.nc, 4096);
     const gemm_blocks unknown = choose_gemm_blocks(6, 16, 4, cpu_info{});
-    EXPECT_EQ(unknown.kc, 512);  // 32 KiB / 64 B = 512
+    EXPECT_EQ(unknown.kc, 512);        // 42.7 KiB (4/3 of 32 KiB) / 64 B = 682, capped at 512
+    EXPECT_EQ(unknown.kc_in_l1, 512);  // 32 KiB / 64 B
+    cpu_info small = c;
+    small.l1d_kib = 24;
+    EXPECT_EQ(choose_gemm_blocks(14, 32, 4, small).kc, 256);  // 32 KiB / 128 B
     EXPECT_EQ(unknown.mc % 6, 0);
     EXPECT_GT(unknown.nc, 0);
 }

@@ -51,7 +51,8 @@ inline constexpr std::int64_t round_up(std::int64_t x, std::int64_t multiple) { 
 //     bytes per cycle, well within its bandwidth):
 //         KC = (4/3 L1d) / (NR * element bytes), rounded down to a multiple of 16, within [64, 512].
 //     Measured with the AVX-512 14 x 32 tile and 48 KiB L1d, KC = 512 against 384 (= L1d / NR):
-//     2048^3 +9 %, 512^3 and 784 x 256 x 512 +5 %, the rest within noise; 768 was no better.
+//     1024^3 and 2048^3 +8 %, 784 x 256 x 512 +6 %, 3136 x 128 x 256 +5 %, the rest within noise;
+//     768 was no better.
 //     Half of L1d, the textbook choice, measured 5-10 % slower than 384.
 // KC in L1: when A has a single block of rows, B is packed panel by panel just before the panel's
 //     tiles (pack_b_per_panel), and that panel must stay in L1 while every tile reads it:
@@ -61,9 +62,8 @@ inline constexpr std::int64_t round_up(std::int64_t x, std::int64_t multiple) { 
 //     holds the C rows being updated and the B panel on its way in), counted with the KC in L1 (so an
 //     A of up to MC rows is one block whichever KC it gets; the larger KC makes it a sixth):
 //         MC = (L2 / 8) / (KC in L1 * element bytes), rounded down to a multiple of MR, within [MR, 960].
-//     NC below also uses the KC in L1.
 // NC: the KC x NC panel of B stays in the last-level cache, using at most half of one core's share:
-//         NC = (L3 / cores / 2) / (KC * element bytes), a multiple of NR within [NR, 4096].
+//         NC = (L3 / cores / 2) / (KC in L1 * element bytes), a multiple of NR within [NR, 4096].
 //     (Virtual machines can report an L3 far larger than the chip's; the 4096 cap keeps the packed
 //     panel at a few MB whatever the report says.)
 // Unknown cache sizes (0) fall back to 32 KiB L1d, 1 MiB L2 and 2 MiB of L3 per core.

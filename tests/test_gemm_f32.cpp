@@ -159,14 +159,19 @@ TEST_P(GemmF32Kernel, MatchesReferenceOverTheSizeSweep) {
 }
 
 TEST_P(GemmF32Kernel, EveryEpilogueAndLayoutOnBlockBoundaries) {
-    // k on and beyond one KC block (several blocks accumulate into C), m and n beyond one MC / NR
-    // block. With a 48 KiB L1d, KC is 512, and 384 when B is packed panel by panel (m = 45 here).
+    // k on and beyond one KC block (several blocks accumulate into C), n beyond one NR panel. With a
+    // 48 KiB L1d, m = 45 is one block of rows, whose B is packed panel by panel with the KC in L1 (384
+    // with the 14 x 32 tile), and m = 180 is two blocks of rows (MC = 168) with KC = 512.
+    struct rows_and_depth {
+        std::int64_t m, k;
+    };
     std::uint32_t seed = 5000;
-    for (const std::int64_t k : {383, 384, 385, 511, 512, 513, 1000})
+    for (const rows_and_depth s : {rows_and_depth{45, 383}, rows_and_depth{45, 384}, rows_and_depth{45, 385}, rows_and_depth{45, 1000},
+                                   rows_and_depth{180, 512}, rows_and_depth{180, 513}, rows_and_depth{180, 1000}})
         for (const bool trans_a : {false, true})
             for (const bool trans_b : {false, true})
                 for (const float beta : {0.0f, 1.0f, 0.5f}) {
-                    gemm_case c{.m = 45, .n = 70, .k = k, .trans_a = trans_a, .trans_b = trans_b, .alpha = 0.5f, .beta = beta,
+                    gemm_case c{.m = s.m, .n = 70, .k = s.k, .trans_a = trans_a, .trans_b = trans_b, .alpha = 0.5f, .beta = beta,
                                 .bias = beta != 1.0f, .relu = beta != 0.5f, .pad = 5};
                     check_gemm_f32(fitted(c), [&](const gemm_f32_args& p) { run(p); }, entry().name, seed += 10);
                     if (HasFatalFailure()) return;
@@ -323,11 +328,11 @@ TEST(GemmBlocks, FollowTheDocumentedRuleAndStayInRange) {
     const gemm_blocks unknown = choose_gemm_blocks(6, 16, 4, cpu_info{});
     EXPECT_EQ(unknown.kc, 512);        // 42.7 KiB (4/3 of 32 KiB) / 64 B = 682, capped at 512
     EXPECT_EQ(unknown.kc_in_l1, 512);  // 32 KiB / 64 B
-    cpu_info small = c;
-    small.l1d_kib = 24;
-    EXPECT_EQ(choose_gemm_blocks(14, 32, 4, small).kc, 256);  // 32 KiB / 128 B
     EXPECT_EQ(unknown.mc % 6, 0);
     EXPECT_GT(unknown.nc, 0);
+    cpu_info small = c;
+    small.l1d_kib = 24;
+    EXPECT_EQ(choose_gemm_blocks(14, 32, 4, small).kc, 256);  // 32 KiB (4/3 of 24 KiB) / 128 B
 }
 
 }  // namespace

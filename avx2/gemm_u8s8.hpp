@@ -23,6 +23,7 @@
 #include "../kernels/gemm_driver.hpp"
 #include "../kernels/target.hpp"
 #include "../reference/requant.hpp"
+#include "peak.hpp"
 
 LANES_TARGET_BEGIN(LANES_TARGET_AVX2)
 namespace lanes::avx2 {
@@ -111,7 +112,8 @@ struct ivec : ymm_int8_epilogue {
         std::memcpy(&pair, p, sizeof pair);
         return _mm256_set1_epi32(pair);
     }
-    static reg madd(reg acc, reg a, reg b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
+    // acc += vpmaddwd(a, b), through inline asm (the reason is in peak.hpp, which shares it with the probe).
+    static reg madd(reg acc, reg a, reg b) { return madd16_accumulate(acc, a, b); }
 
     // Dot products (GEMV): 16 k per step, widened on load.
     static constexpr int step = 16, dot_rows_a = 2;

@@ -15,6 +15,38 @@
 LANES_TARGET_BEGIN(LANES_TARGET_AVX2)
 namespace lanes::avx2 {
 
+// ---- The INT8 multiply-add sequences, written once for this probe and the INT8 kernels ----------------
+//
+// Through inline asm: with the intrinsics, GCC 12 computes each sum into a fresh register and copies it
+// back to the accumulator. That costs a move per sequence here, and in the 6 x 16 microkernel, whose
+// 12 accumulators fill the 16 registers, it spilled the accumulators to the stack (measured: 58-64 %
+// of this sequence's peak at 1024^3, 95-103 % with the asm). The asm keeps each accumulator in its
+// register and needs one more register for the product.
+
+// acc += vpmaddwd(a, b): pairs of 16-bit values multiplied and summed into 32 bits (the exact scheme
+// of avx2/gemm_u8s8.hpp).
+inline __m256i madd16_accumulate(__m256i acc, __m256i a, __m256i b) {
+    __m256i product;
+    __asm__("vpmaddwd %[b], %[a], %[product]\n\t"
+            "vpaddd %[product], %[acc], %[acc]"
+            : [acc] "+x"(acc), [product] "=&x"(product)
+            : [a] "x"(a), [b] "x"(b));
+    return acc;
+}
+
+// acc += vpmaddwd(vpmaddubsw(a, b), ones): u8 x s8 pairs summed into int16 with saturation, then pairs
+// of those into 32 bits. The sequence without VNNI that lanes does not use (it saturates); the probe
+// measures it for comparison.
+inline __m256i maddubs_accumulate(__m256i acc, __m256i a, __m256i b, __m256i ones) {
+    __m256i product;
+    __asm__("vpmaddubsw %[b], %[a], %[product]\n\t"
+            "vpmaddwd %[ones], %[product], %[product]\n\t"
+            "vpaddd %[product], %[acc], %[acc]"
+            : [acc] "+x"(acc), [product] "=&x"(product)
+            : [a] "x"(a), [b] "x"(b), [ones] "x"(ones));
+    return acc;
+}
+
 inline constexpr int peak_accumulators = 12;  // 12 ymm accumulators + 2 inputs fit the 16 registers
 
 // 12 vfmadd231ps ymm per iteration: 12 * 8 lanes * 2 flops.
@@ -57,7 +89,7 @@ inline std::int32_t maddubs_peak_loop(std::int64_t iterations, std::int32_t seed
 #pragma GCC unroll 8
         for (int r = 0; r < maddubs_chains; ++r) {
             const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + r * 32));
-            acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), ones));
+            acc[r] = maddubs_accumulate(acc[r], a, w, ones);
         }
     }
     __m256i sum = acc[0];
@@ -83,7 +115,7 @@ inline std::int32_t madd16_peak_loop(std::int64_t iterations, std::int32_t seed)
         __asm__ volatile("" : "+v"(a), "+r"(b));  // the loads below must be redone every iteration
 #pragma GCC unroll 8
         for (int r = 0; r < madd16_chains; ++r)
-            acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + r * 16))));
+            acc[r] = madd16_accumulate(acc[r], a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + r * 16)));
     }
     __m256i sum = acc[0];
 #pragma GCC unroll 8

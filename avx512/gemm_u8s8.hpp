@@ -25,6 +25,7 @@
 #include "../kernels/gemm_driver.hpp"
 #include "../kernels/target.hpp"
 #include "../reference/requant.hpp"
+#include "peak.hpp"
 
 LANES_TARGET_BEGIN(LANES_TARGET_AVX512)
 namespace lanes::avx512 {
@@ -96,7 +97,8 @@ struct ivec : zmm_int8_epilogue {
         std::memcpy(&pair, p, sizeof pair);
         return _mm512_set1_epi32(pair);
     }
-    static reg madd(reg acc, reg a, reg b) { return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b)); }
+    // acc += vpmaddwd(a, b), through inline asm (the reason is in peak.hpp, which shares it with the probe).
+    static reg madd(reg acc, reg a, reg b) { return madd16_accumulate(acc, a, b); }
 
     // Dot products (GEMV): 32 k per step, widened on load.
     static constexpr int step = 32, dot_rows_a = 4;

@@ -69,6 +69,19 @@ void fill(buffer<T>& b, const std::vector<T>& values) {
     for (std::size_t i = 0; i < values.size() && i < b.size(); ++i) b[i] = values[i];
 }
 
+// Restores the ISA cap a test found when it ends, even when an ASSERT returns early (a cap left lowered
+// would make the tests after it fail for no reason of their own).
+class isa_cap_restorer {
+public:
+    isa_cap_restorer() : saved_(isa_cap()) {}
+    ~isa_cap_restorer() { set_isa_cap(saved_); }
+    isa_cap_restorer(const isa_cap_restorer&) = delete;
+    isa_cap_restorer& operator=(const isa_cap_restorer&) = delete;
+
+private:
+    isa saved_;
+};
+
 // The sizes every GEMM sweep covers in each dimension: 1..33, powers of two +-1, and 1000.
 inline std::vector<std::int64_t> issue_sizes() {
     std::vector<std::int64_t> s;

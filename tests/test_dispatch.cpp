@@ -40,7 +40,7 @@ TEST(Isa, UsabilityFollowsCpuAndOsState) {
 }
 
 TEST(Isa, SetCapRejectsUnusableLevelsAndBoundsDispatch) {
-    const isa before = isa_cap();
+    const lanes::test::isa_cap_restorer restore_cap;
     for (isa level : all_isas) {
         if (!usable(level)) {
             EXPECT_LANES_ERROR(set_isa_cap(level), "is not usable on this machine");
@@ -50,7 +50,6 @@ TEST(Isa, SetCapRejectsUnusableLevelsAndBoundsDispatch) {
         EXPECT_EQ(isa_cap(), level);
         for (const operation_choice& op : resolved_operations(level)) EXPECT_LE(op.kernel_level, level) << op.op;
     }
-    set_isa_cap(before);
 }
 
 TEST(Tables, EndWithTheReferenceAndAreOrderedBestFirst) {

@@ -265,10 +265,10 @@ TEST(GemmF32PackedErrors, MismatchedShapeEmptyMatrixAndLoweredCapAreReported) {
                        "the packed B is empty");
     EXPECT_LANES_ERROR(pack_gemm_f32_b({.n = 3, .k = 2, .b = b.data(), .ldb = 2}), "ldb = 2 is smaller than");
     if (packed.level() == isa::ref) GTEST_SKIP() << "B was packed by the portable kernel: no lower cap to test";
+    const lanes::test::isa_cap_restorer restore_cap;
     set_isa_cap(isa::ref);
     EXPECT_LANES_ERROR(gemm_f32_packed({.m = 3, .n = 3, .k = 2, .a = a, .lda = 2, .c = c, .ldc = 3}, packed),
                        "but the ISA cap is ref; pack it again");
-    set_isa_cap(best_usable());
 }
 
 // ---- GEMV -----------------------------------------------------------------------------------------------

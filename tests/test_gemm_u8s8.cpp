@@ -343,11 +343,11 @@ TEST(GemmU8S8PackedErrors, MismatchedShapeEmptyMatrixBadEpilogueAndLoweredCapAre
                        "a_zero_point = 256 is outside [0, 255]");
     EXPECT_LANES_ERROR(pack_gemm_u8s8_b({.n = 3, .k = 2, .b = b.data(), .ldb = 2, .requant = {}}), "ldb = 2 is smaller than");
     EXPECT_LANES_ERROR(pack_gemm_u8s8_b({.n = 3, .k = max_int8_k + 1, .b = b.data(), .ldb = 3, .requant = {}}), "exceeds 32768");
+    const lanes::test::isa_cap_restorer restore_cap;
     set_isa_cap(isa::ref);
     EXPECT_LANES_ERROR(gemm_u8s8_packed({.m = 3, .n = 3, .k = 2, .a = a, .lda = 2, .c = c, .ldc = 3, .requant = q}, packed),
                        "but the ISA cap is ref; pack it again");
     EXPECT_LANES_ERROR(pack_gemm_u8s8_b({.n = 3, .k = 2, .b = b.data(), .ldb = 3, .requant = {}}), "no packing kernel is usable");
-    set_isa_cap(best_usable());
 }
 
 #endif

@@ -157,7 +157,7 @@ std::vector<T> patch_order(const std::vector<T>& w, const conv2d_shape& s) {
 }
 
 TEST(NetConvLowering, Int8PatchesAndGemmWithResidualEqualReferenceConvBitForBit) {
-    const isa saved = isa_cap();
+    const test::isa_cap_restorer restore_cap;
     for (const isa level : usable_test_levels())
     for (const conv_case& c : conv_cases) {
         set_isa_cap(level);
@@ -217,7 +217,6 @@ TEST(NetConvLowering, Int8PatchesAndGemmWithResidualEqualReferenceConvBitForBit)
                                      << " implicit " << implicit;
         }
     }
-    set_isa_cap(saved);
 }
 
 TEST(NetConvLowering, Fp32PatchesAndGemmMatchReferenceConv) {
@@ -252,7 +251,7 @@ TEST(NetConvLowering, InputQuantizationEqualsTheReference) {
     const float halves[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 1e30f, -1e30f, std::nanf(""), 3e6f, -3e6f, 0.0f, -0.0f};
     for (std::size_t i = 0; i < std::size(halves); ++i) x[i] = halves[i];
     for (std::size_t i = 100; i < 200; ++i) x[i] = static_cast<float>(static_cast<int>(i) - 150) * 0.125f + 0.0625f;
-    const isa saved = isa_cap();
+    const test::isa_cap_restorer restore_cap;
     for (const isa level : usable_test_levels()) {
         set_isa_cap(level);  // the engine's loops have AVX2 and AVX-512 builds, chosen under the cap
         for (const auto& [scale, zp] : {std::pair{0.125f, 0}, {0.25f, 128}, {0.1f, 3}, {1.0f, 255}}) {
@@ -263,7 +262,6 @@ TEST(NetConvLowering, InputQuantizationEqualsTheReference) {
             ASSERT_EQ(got, expected) << isa_name(level) << ": scale " << scale << " zero point " << zp;
         }
     }
-    set_isa_cap(saved);
 }
 
 // ---- INT8: bit-identical across ISA levels and thread counts -----------------------------------------
@@ -273,7 +271,7 @@ TEST_P(NetInt8Identity, EveryUsableLevelAndThreadCountGivesTheSameLogits) {
     const network n = network_by_name(GetParam());
     seeded_weights weights(3);
     const std::vector<float> images = random_batch(2, 11);
-    const isa saved = isa_cap();
+    const test::isa_cap_restorer restore_cap;
     const calibration calib = calibrate(n, weights, random_batch(2, 12), calibration_method::percentile, 99.99);
     std::vector<float> first;
     std::string first_name;
@@ -301,7 +299,6 @@ TEST_P(NetInt8Identity, EveryUsableLevelAndThreadCountGivesTheSameLogits) {
 #if defined(_OPENMP)
     omp_set_num_threads(2);
 #endif
-    set_isa_cap(saved);
 }
 
 INSTANTIATE_TEST_SUITE_P(Nets, NetInt8Identity, ::testing::Values("alexnet", "resnet50"));

@@ -88,8 +88,11 @@ inline gemm_blocks blocks_around_depth(int mr, int nr, std::int64_t kc, std::int
     return b;
 }
 
+// L1d in bytes, 32 KiB when the CPU did not report it.
+inline std::int64_t l1d_bytes(const cpu_info& c) { return (c.l1d_kib > 0 ? c.l1d_kib : 32) * std::int64_t{1024}; }
+
 inline gemm_blocks choose_gemm_blocks(int mr, int nr, std::int64_t element_bytes, const cpu_info& c) {
-    const std::int64_t l1 = (c.l1d_kib > 0 ? c.l1d_kib : 32) * std::int64_t{1024};
+    const std::int64_t l1 = l1d_bytes(c);
     const std::int64_t kc_in_l1 = std::clamp<std::int64_t>(l1 / (nr * element_bytes) / 16 * 16, 64, 512);
     gemm_blocks b = blocks_around_depth(mr, nr, kc_in_l1, element_bytes, element_bytes, c);
     b.kc_in_l1 = kc_in_l1;
@@ -329,10 +332,7 @@ void prefetch_b_panel(const Args& p, std::int64_t p0, std::int64_t j0, std::int6
 // binary (ratio to oneDNN, two alternating runs): INT8 avx512vnni 784 x 512 x 128 0.70-0.72 -> 0.75-0.76,
 // resnet50.conv1 1.06-1.07 -> 1.10-1.12; FP32 avx512 3136 x 256 x 64 0.81-0.83 -> 0.84, 3136 x 64 x 64
 // 0.89-0.93 -> 0.93. Larger B blocks keep the usual order. Every tile computes the same thing either way.
-inline bool rows_outer(std::int64_t b_block_bytes) {
-    const std::int64_t l1 = (cpu().l1d_kib > 0 ? cpu().l1d_kib : 32) * std::int64_t{1024};
-    return b_block_bytes <= 2 * l1;
-}
+inline bool rows_outer(std::int64_t b_block_bytes) { return b_block_bytes <= 2 * l1d_bytes(cpu()); }
 
 // ---- The microkernel contract -------------------------------------------------------------------------
 //

@@ -334,6 +334,10 @@ void prefetch_b_panel(const Args& p, std::int64_t p0, std::int64_t j0, std::int6
 // 0.89-0.93 -> 0.93. Larger B blocks keep the usual order. Every tile computes the same thing either way.
 inline bool rows_outer(std::int64_t b_block_bytes) { return b_block_bytes <= 2 * l1d_bytes(cpu()); }
 
+// Whether a packed panel of B of `bytes` outgrows L1d, so that the tiles reading it find it in L2: the
+// microkernels then prefetch it a few steps ahead (kernels/gemm_f32_kernels-inl.hpp says why).
+inline bool outgrows_l1(std::int64_t bytes) { return bytes > l1d_bytes(cpu()); }
+
 // ---- The microkernel contract -------------------------------------------------------------------------
 //
 // The driver is written against a microkernel type `Micro` (FP32: kernels/gemm_f32_kernels-inl.hpp;

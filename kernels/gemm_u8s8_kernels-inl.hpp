@@ -104,25 +104,31 @@ struct gemm_u8s8_kernel {
 
     // op(B)'s depth [p0, p0 + kc) x columns [j0, j0 + nc) into NR-column panels (s8 kept or widened).
     // Whole groups of 16 columns of a row-major B are interleaved with SSE unpacks (G rows of 16 bytes
-    // become 16 groups of G); a transposed B already holds each column's group contiguously. Partial
-    // groups and columns go element by element, zero-padded.
+    // become 16 groups of G), the depth outside the columns, so that each row of B is read once across
+    // all the panels of the call (gemm_driver.hpp, panels_packed_together). A transposed B already
+    // holds each column's group contiguously. The rest (a transposed B, partial groups and columns) goes
+    // panel by panel, element by element, zero-padded.
     static void pack_b(const gemm_u8s8_args& p, std::int64_t p0, std::int64_t j0, std::int64_t kc, std::int64_t nc,
                        b_type* dst) {
         const std::int64_t groups = (kc + k_group - 1) / k_group, full = kc / k_group;
-        for (std::int64_t s = 0; s < nc; s += nr, dst += nr * groups * k_group) {
+        const std::int64_t panel_size = nr * groups * k_group;
+        const std::int64_t vector_cols = p.trans_b ? 0 : nc / 16 * 16;
+        for (std::int64_t g = 0; g < full; ++g) {
+            const std::int8_t* row = p.b + (p0 + g * k_group) * p.ldb + j0;
+            b_type* out = dst + g * nr * k_group;
+            for (std::int64_t s = 0; s < vector_cols; s += nr, out += panel_size) {
+                const std::int64_t width = std::min<std::int64_t>(nr, vector_cols - s);
+                for (std::int64_t j = 0; j < width; j += 16) interleave16(row + s + j, p.ldb, out + j * k_group);
+            }
+        }
+        for (std::int64_t s = 0; s < nc; s += nr, dst += panel_size) {
             const std::int64_t cols = std::min<std::int64_t>(nr, nc - s);
-            const std::int64_t vector_cols = p.trans_b ? cols : cols / 16 * 16;
-            for (std::int64_t g = 0; g < groups; ++g) {
+            const std::int64_t done = std::clamp<std::int64_t>(vector_cols - s, 0, nr);  // columns interleaved above
+            for (std::int64_t g = done == nr ? full : 0; g < groups; ++g) {
                 b_type* out = dst + g * nr * k_group;
-                std::int64_t j = 0;
-                if (g < full) {
-                    if (p.trans_b) {
-                        for (; j < vector_cols; ++j) copy_group(p.b + (j0 + s + j) * p.ldb + p0 + g * k_group, out + j * k_group);
-                    } else {
-                        const std::int8_t* row = p.b + (p0 + g * k_group) * p.ldb + j0 + s;
-                        for (; j < vector_cols; j += 16) interleave16(row + j, p.ldb, out + j * k_group);
-                    }
-                }
+                std::int64_t j = g < full ? done : 0;
+                if (g < full && p.trans_b)
+                    for (; j < cols; ++j) copy_group(p.b + (j0 + s + j) * p.ldb + p0 + g * k_group, out + j * k_group);
                 for (; j < nr; ++j) {
                     for (int t = 0; t < k_group; ++t) {
                         const std::int64_t l = g * k_group + t;

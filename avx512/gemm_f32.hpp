@@ -9,7 +9,7 @@
 // and 28 independent accumulators cover the 4-cycle FMA latency 3.5 times over. 14 x 32 is the largest
 // tile whose accumulators, B row and broadcast fit the 32 registers; docs/gemm_f32.md compares it with
 // 8 x 48, 12 x 32 and 6 x 64 as measured here. Measured: 95 % of the FMA peak on an L1-resident panel,
-// 77 % inside the whole GEMM at 1024^3 and 2048^3 (docs/gemm_f32.md). Tails use AVX-512 masks: a masked-off lane is neither
+// 65-77 % inside the whole GEMM at 1024^3 and 2048^3, depending on the day (docs/gemm_f32.md). Tails use AVX-512 masks: a masked-off lane is neither
 // read nor written. Packing reads a row-major A (or a transposed B) with vgatherdps, one column of the
 // panel per instruction.
 #pragma once

@@ -304,8 +304,8 @@ inline bool read_u8_a_directly(const gemm_u8s8_args& p) {
 
 // When A has a single block of rows (m <= MC), each panel of B is used only by the ceil(m / MR) tiles of
 // that block. Packing the whole KC x NC block first would write it out of L1 and read it back; instead
-// each panel is packed just before its tiles run, into a buffer that stays in L1, and the next panel's
-// rows are prefetched meanwhile so that reading B from memory overlaps the arithmetic.
+// each panel (with the others of its line of B, below) is packed just before its tiles run, into a
+// small buffer, and the next panels' rows are prefetched meanwhile.
 inline bool pack_b_per_panel(std::int64_t row_blocks) {
     return row_blocks == 1;
 }
@@ -315,9 +315,9 @@ inline bool pack_b_per_panel(std::int64_t row_blocks) {
 // of each row of B; a 32-column s8 panel reads half a line, so two are packed together, and the
 // 16-column AVX2 and AVX-VNNI ones four (pack_b runs the depth outside the panels, so each row is read
 // once for all of them). Measured on INT8 49 x 512 x 4608, where B (2.4 MB) comes from beyond L2 and
-// packing it took 46 % of the time: avx512vnni 277-288 -> 357-363 GOP/s, avxvnni 175-182 -> 235-248.
-// When the panels are packed just before their tiles (above) and one fits L1d, it is packed alone: two
-// would push it out of L1 (49 x 2048 x 512 measured 10 % slower with two 16 KiB panels).
+// packing it took 46 % of the time: avx512vnni 266-282 -> 371-378 GOP/s, avxvnni 182 -> 263; on
+// 49 x 2048 x 1024 (2 MB of B) avx512vnni 349-360 -> 411-427, avxvnni 198-234 -> 302. Shapes whose B
+// stays in L2 (49 x 2048 x 512) measured the same either way.
 template <class Micro>
 constexpr std::int64_t panels_packed_together() {
     constexpr std::int64_t row_bytes = Micro::nr * static_cast<std::int64_t>(sizeof(*typename Micro::args_type{}.b));
@@ -411,9 +411,7 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
     // A panel packed just before its tiles is read from L1 by each of them (the block-size rule above).
     const std::int64_t KC = per_panel_b && blocks.kc_in_l1 > 0 ? std::min(blocks.kc, blocks.kc_in_l1) : blocks.kc;
     const std::int64_t KC_padded = round_up(std::min(KC, p.k), G);
-    // Panels of B packed in one go: whole lines of B's rows (panels_packed_together), except that a
-    // panel packed just before its tiles and small enough for L1 is packed alone, to stay there.
-    const std::int64_t PB = per_panel_b && !outgrows_l1(KC_padded * NR * static_cast<std::int64_t>(sizeof(b_type))) ? 1 : panels_packed_together<Micro>();
+    constexpr std::int64_t PB = panels_packed_together<Micro>();  // panels of B packed in one go
     const int threads = gemm_threads(p.m, p.n, p.k);
     const auto state = Micro::prepare(p, prepacked);
 

@@ -24,7 +24,8 @@
 // one request per 64-byte line). Measured with the AVX-512 14 x 32 tile on a block of 168 rows of A
 // and KC = 512, C in L1: 171 -> 191 GFLOP/s, the same for any distance from 4 to 24 steps. When the
 // panel fits (the AVX2 6 x 16 tile: 32 KiB), the requests only cost issue slots (AVX2 measured 2-5 %
-// slower with them), so a panel that fits gets none.
+// slower with them), so a panel that fits gets none. The last steps of a panel ask for addresses past
+// its end: a prefetch never faults and loads nothing into a register, so no element is read there.
 template <int MR, int NV>
 struct gemm_f32_kernel {
     // The driver's contract (kernels/gemm_driver.hpp).

@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 
 #include "../kernels/gemm.hpp"
 #include "../kernels/gemm_driver.hpp"

@@ -6,7 +6,7 @@
 // AVX-512, AVX2 and portable (xsimd) kernels are therefore the same source compiled three times, each
 // copy a distinct symbol in lanes::avx512, lanes::avx2 or lanes::portable.
 //
-// Needs: <algorithm>, <cstdint>, <type_traits>, kernels/gemm.hpp and kernels/gemm_driver.hpp, included before the
+// Needs: <algorithm>, <cstdint>, kernels/gemm.hpp and kernels/gemm_driver.hpp, included before the
 // target region begins.
 
 // ---- The microkernel: an MR x (NV * lanes) tile of C in MR * NV vector registers ------------------------
@@ -24,8 +24,9 @@
 // one request per 64-byte line). Measured with the AVX-512 14 x 32 tile on a block of 168 rows of A
 // and KC = 512, C in L1: 171 -> 191 GFLOP/s, the same for any distance from 4 to 24 steps. When the
 // panel fits (the AVX2 6 x 16 tile: 32 KiB), the requests only cost issue slots (AVX2 measured 2-5 %
-// slower with them), so a panel that fits gets none. The last steps of a panel ask for addresses past
-// its end: a prefetch never faults and loads nothing into a register, so no element is read there.
+// slower with them), so a panel that fits gets none (outgrows_l1 and prefetch_l1 in
+// kernels/gemm_driver.hpp). The last steps of a panel ask for addresses past its end, which reads
+// nothing.
 template <int MR, int NV>
 struct gemm_f32_kernel {
     // The driver's contract (kernels/gemm_driver.hpp).
@@ -132,10 +133,20 @@ private:
         return t;
     }
 
-    // R rows of the tile (R <= MR; R = MR but for the last tile of C).
+    // R rows of the tile (R <= MR; R = MR but for the last tile of C), with B's prefetch when its panel
+    // outgrows L1 (above). The choice is made here, once per tile, and each loop is its own function:
+    // a lambda taking it as an argument was not inlined by Clang 14, which then kept the accumulators in
+    // memory (1024^3 at 52 GFLOP/s against 98).
     template <int R, bool a_in_place>
     static void multiply(const gemm_f32_args& p, std::int64_t pc, std::int64_t kc, const float* a, const float* b,
                          const tile_position& where, const gemm_tile_f32& t) {
+        if (outgrows_l1(kc * nr * static_cast<std::int64_t>(sizeof(float))))
+            return multiply_steps<R, a_in_place, true>(p, pc, kc, a, b, where, t);
+        multiply_steps<R, a_in_place, false>(p, pc, kc, a, b, where, t);
+    }
+    template <int R, bool a_in_place, bool prefetch_b>
+    static void multiply_steps(const gemm_f32_args& p, std::int64_t pc, std::int64_t kc, const float* a, const float* b,
+                               const tile_position& where, const gemm_tile_f32& t) {
         typename vec::reg c[R][NV];
 #pragma GCC unroll 16
         for (int i = 0; i < R; ++i)
@@ -147,16 +158,13 @@ private:
             __builtin_prefetch(t.c + i * t.ldc + t.n - 1, 1, 3);
         }
 
-        // One step of depth: row i's element is rows[i][at]. With `prefetch`, B's row b_prefetch_steps
-        // ahead is requested into L1, one request per cache line of it (why and when: above).
-        auto step = [&](const float* const (&rows)[R], std::int64_t at, auto prefetch) {
+        // One step of depth: row i's element is rows[i][at]. With prefetch_b, B's row b_prefetch_steps
+        // ahead is requested into L1, one request per cache line of it.
+        auto step = [&](const float* const (&rows)[R], std::int64_t at) {
             typename vec::reg row[NV];
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) row[v] = vec::load(b + v * vec::lanes);
-            if constexpr (decltype(prefetch)::value) {
-#pragma GCC unroll 4
-                for (int j = 0; j < nr; j += 64 / static_cast<int>(sizeof(float))) __builtin_prefetch(b + b_prefetch_steps * nr + j, 0, 3);
-            }
+            if constexpr (prefetch_b) prefetch_l1<nr>(b + b_prefetch_steps * nr);
 #pragma GCC unroll 16
             for (int i = 0; i < R; ++i) {
                 const typename vec::reg a_il = vec::set1(rows[i][at]);
@@ -165,33 +173,26 @@ private:
             }
             b += nr;
         };
-        auto all_steps = [&](auto prefetch) {
-            const float* rows[R];
-            if constexpr (!a_in_place) {
+        const float* rows[R];
+        if constexpr (!a_in_place) {
 #pragma GCC unroll 16
-                for (int i = 0; i < R; ++i) rows[i] = a + i;  // the packed panel: A[i][l] at l * MR + i
-                for (std::int64_t l = 0; l < kc; ++l) step(rows, l * MR, prefetch);
-            } else {
-                // Depth [pc, pc + kc) piece by piece, a piece being the part of one run (or of the row, which
-                // is one run without runs) in the block. Rows past the tile's m repeat its last row, whose
-                // products are computed but never stored, so that no row outside A is read.
-                const std::int64_t length = a_run_length(p), runs = p.k / length;
-                for (std::int64_t l = 0; l < kc;) {
-                    const std::int64_t run = (pc + l) / length, offset = (pc + l) % length, count = std::min(kc - l, length - offset);
-#pragma GCC unroll 16
-                    for (int i = 0; i < R; ++i) {
-                        const std::int64_t row = where.i + std::min<std::int64_t>(i, where.m - 1);
-                        rows[i] = (p.a_runs != nullptr ? p.a_runs[row * runs + run] : p.a + row * p.lda) + offset;
-                    }
-                    for (std::int64_t s = 0; s < count; ++s) step(rows, s, prefetch);
-                    l += count;
-                }
-            }
-        };
-        if (outgrows_l1(kc * nr * static_cast<std::int64_t>(sizeof(float)))) {
-            all_steps(std::true_type{});
+            for (int i = 0; i < R; ++i) rows[i] = a + i;  // the packed panel: A[i][l] at l * MR + i
+            for (std::int64_t l = 0; l < kc; ++l) step(rows, l * MR);
         } else {
-            all_steps(std::false_type{});
+            // Depth [pc, pc + kc) piece by piece, a piece being the part of one run (or of the row, which
+            // is one run without runs) in the block. Rows past the tile's m repeat its last row, whose
+            // products are computed but never stored, so that no row outside A is read.
+            const std::int64_t length = a_run_length(p), runs = p.k / length;
+            for (std::int64_t l = 0; l < kc;) {
+                const std::int64_t run = (pc + l) / length, offset = (pc + l) % length, count = std::min(kc - l, length - offset);
+#pragma GCC unroll 16
+                for (int i = 0; i < R; ++i) {
+                    const std::int64_t row = where.i + std::min<std::int64_t>(i, where.m - 1);
+                    rows[i] = (p.a_runs != nullptr ? p.a_runs[row * runs + run] : p.a + row * p.lda) + offset;
+                }
+                for (std::int64_t s = 0; s < count; ++s) step(rows, s);
+                l += count;
+            }
         }
 
         // Epilogue on the registers: alpha, the old C (times beta, or 1 for a later block of k), then

@@ -36,7 +36,7 @@ struct gemm_u8s8_kernel {
     // where it is instead of packing it; the widening kernels need A as u16 and always pack.
     static constexpr bool can_read_a_in_place = k_group == 4;
     static bool reads_a_in_place(const gemm_u8s8_args& p) { return read_u8_a_directly(p); }
-    // How far ahead B's prefetch (in multiply) asks, in groups of depth.
+    // How far ahead B's prefetch (multiply) asks, in groups of depth.
     static constexpr int b_prefetch_groups = 8;
 
     // The whole depth is one block (KC = k): the s32 accumulators then never leave the registers before
@@ -155,28 +155,32 @@ struct gemm_u8s8_kernel {
     }
 
 private:
-    // R rows of the tile (R <= MR; R = MR but for the last tile of C).
+    // R rows of the tile (R <= MR; R = MR but for the last tile of C), with B's prefetch when its panel
+    // of the whole depth (k x NR, 1 or 2 bytes each) outgrows L1d, as in the FP32 kernel and for the same
+    // reason; the choice is made once per tile, as there.
     template <int R, bool a_in_place>
     static void multiply(const gemm_u8s8_args& p, const state& st, std::int64_t kc, const a_type* a, const b_type* b,
                          const tile_position& where) {
+        if (outgrows_l1((kc + k_group - 1) / k_group * nr * k_group * static_cast<std::int64_t>(sizeof(b_type))))
+            return multiply_groups<R, a_in_place, true>(p, st, kc, a, b, where);
+        multiply_groups<R, a_in_place, false>(p, st, kc, a, b, where);
+    }
+    template <int R, bool a_in_place, bool prefetch_b>
+    static void multiply_groups(const gemm_u8s8_args& p, const state& st, std::int64_t kc, const a_type* a, const b_type* b,
+                                const tile_position& where) {
         typename ivec::reg acc[R][NV];
 #pragma GCC unroll 16
         for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) acc[i][v] = ivec::zero();
         // One group of k for the whole tile: row i's 4 (or 2) elements are at rows[i] + offset. With
-        // `tail` (in place only) A's lanes are shifted right by tail_shift bits. With `prefetch`, B's
-        // group b_prefetch_groups ahead is requested into L1, as in the FP32 kernel and for the same
-        // reason: the whole depth of a panel (k x NR, 1 or 2 bytes each) can outgrow L1d.
-        auto group = [&](const a_type* const (&rows)[R], std::int64_t offset, auto tail, int tail_shift, auto prefetch) {
+        // `tail` (in place only) A's lanes are shifted right by tail_shift bits. With prefetch_b, B's group
+        // b_prefetch_groups ahead is requested into L1.
+        auto group = [&](const a_type* const (&rows)[R], std::int64_t offset, auto tail, int tail_shift) {
             typename ivec::reg bv[NV];
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) bv[v] = ivec::load_b(b + v * ivec::lanes * k_group);
-            if constexpr (decltype(prefetch)::value) {
-#pragma GCC unroll 4
-                for (int j = 0; j < nr * k_group; j += 64 / static_cast<int>(sizeof(b_type)))
-                    __builtin_prefetch(b + b_prefetch_groups * nr * k_group + j, 0, 3);
-            }
+            if constexpr (prefetch_b) prefetch_l1<nr * k_group>(b + b_prefetch_groups * nr * k_group);
 #pragma GCC unroll 16
             for (int i = 0; i < R; ++i) {
                 typename ivec::reg ai = ivec::broadcast_a(rows[i] + offset);
@@ -186,40 +190,33 @@ private:
             }
             b += nr * k_group;
         };
-        auto all_groups = [&](auto prefetch) {
-            const a_type* rows[R];
-            if constexpr (!a_in_place) {
-                // The packed panel: group g of row i at i * G + g * MR * G, zero-padded to whole groups.
+        const a_type* rows[R];
+        if constexpr (!a_in_place) {
+            // The packed panel: group g of row i at i * G + g * MR * G, zero-padded to whole groups.
 #pragma GCC unroll 16
-                for (int i = 0; i < R; ++i) rows[i] = a + i * k_group;
-                for (std::int64_t g = 0; g < (kc + k_group - 1) / k_group; ++g) group(rows, g * MR * k_group, std::false_type{}, 0, prefetch);
+            for (int i = 0; i < R; ++i) rows[i] = a + i * k_group;
+            for (std::int64_t g = 0; g < (kc + k_group - 1) / k_group; ++g) group(rows, g * MR * k_group, std::false_type{}, 0);
+        } else {
+            // In place, by rows or run by run: rows past the tile's m repeat its last row, whose products
+            // are computed but never stored, so that no row outside A is read. Runs read in place are
+            // whole groups (read_u8_a_directly); a row's partial last group of r < 4 elements is its last
+            // 4 bytes shifted right by 4 - r bytes, so its missing elements are zeros (k >= 4; B is zero
+            // past kc anyway) and nothing past the row is read.
+            auto row_of = [&](int i) { return where.i + std::min<std::int64_t>(i, where.m - 1); };
+            if (p.a_runs == nullptr) {
+#pragma GCC unroll 16
+                for (int i = 0; i < R; ++i) rows[i] = p.a + row_of(i) * p.lda;
+                const std::int64_t whole = kc / k_group, rest = kc % k_group;
+                for (std::int64_t g = 0; g < whole; ++g) group(rows, g * k_group, std::false_type{}, 0);
+                if (rest != 0) group(rows, kc - k_group, std::true_type{}, static_cast<int>(8 * (k_group - rest)));
             } else {
-                // In place, by rows or run by run: rows past the tile's m repeat its last row, whose products
-                // are computed but never stored, so that no row outside A is read. Runs read in place are
-                // whole groups (read_u8_a_directly); a row's partial last group of r < 4 elements is its last
-                // 4 bytes shifted right by 4 - r bytes, so its missing elements are zeros (k >= 4; B is zero
-                // past kc anyway) and nothing past the row is read.
-                auto row_of = [&](int i) { return where.i + std::min<std::int64_t>(i, where.m - 1); };
-                if (p.a_runs == nullptr) {
+                const std::int64_t runs = kc / p.a_run_length, whole = p.a_run_length / k_group;
+                for (std::int64_t run = 0; run < runs; ++run) {
 #pragma GCC unroll 16
-                    for (int i = 0; i < R; ++i) rows[i] = p.a + row_of(i) * p.lda;
-                    const std::int64_t whole = kc / k_group, rest = kc % k_group;
-                    for (std::int64_t g = 0; g < whole; ++g) group(rows, g * k_group, std::false_type{}, 0, prefetch);
-                    if (rest != 0) group(rows, kc - k_group, std::true_type{}, static_cast<int>(8 * (k_group - rest)), prefetch);
-                } else {
-                    const std::int64_t runs = kc / p.a_run_length, whole = p.a_run_length / k_group;
-                    for (std::int64_t run = 0; run < runs; ++run) {
-#pragma GCC unroll 16
-                        for (int i = 0; i < R; ++i) rows[i] = p.a_runs[row_of(i) * runs + run];
-                        for (std::int64_t g = 0; g < whole; ++g) group(rows, g * k_group, std::false_type{}, 0, prefetch);
-                    }
+                    for (int i = 0; i < R; ++i) rows[i] = p.a_runs[row_of(i) * runs + run];
+                    for (std::int64_t g = 0; g < whole; ++g) group(rows, g * k_group, std::false_type{}, 0);
                 }
             }
-        };
-        if (outgrows_l1((kc + k_group - 1) / k_group * nr * k_group * static_cast<std::int64_t>(sizeof(b_type)))) {
-            all_groups(std::true_type{});
-        } else {
-            all_groups(std::false_type{});
         }
         finish(p, st, where, acc);
     }

@@ -258,10 +258,17 @@ void dot_rows_block(const gemm_f32_args& p, std::int64_t i0, std::int64_t j0) {
             for (int j = 0; j < RW; ++j) acc[i][j] = vec::fmadd(av, vec::load_first(rest, w + j * p.ldb + l), acc[i][j]);
         }
     }
+    // The sums first, in unrolled loops, then the stores: a register indexed by a loop the compiler
+    // keeps would make Clang 14 keep every accumulator in memory through the loops above.
+    float total[RA][RW];
+#pragma GCC unroll 4
+    for (int i = 0; i < RA; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < RW; ++j) total[i][j] = vec::sum(acc[i][j]);
     for (int i = 0; i < RA; ++i) {
         for (int j = 0; j < RW; ++j) {
             float& c = p.c[(i0 + i) * p.ldc + j0 + j];
-            float value = p.alpha * vec::sum(acc[i][j]);
+            float value = p.alpha * total[i][j];
             if (p.beta != 0.0f) value += p.beta * c;
             if (p.bias != nullptr) value += p.bias[j0 + j];
             c = p.relu && value < 0.0f ? 0.0f : value;

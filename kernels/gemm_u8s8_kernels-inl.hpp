@@ -175,8 +175,10 @@ private:
             for (int v = 0; v < NV; ++v) acc[i][v] = ivec::zero();
         // One group of k for the whole tile: row i's 4 (or 2) elements are at rows[i] + offset. With
         // `tail` (in place only) A's lanes are shifted right by tail_shift bits. With prefetch_b, B's group
-        // b_prefetch_groups ahead is requested into L1.
-        auto group = [&](const a_type* const (&rows)[R], std::int64_t offset, auto tail, int tail_shift) {
+        // b_prefetch_groups ahead is requested into L1. Forced inline: called from four places, Clang 14
+        // otherwise keeps it a function, and the accumulators then live in memory.
+        auto group = [&](const a_type* const (&rows)[R], std::int64_t offset, auto tail,
+                         int tail_shift) __attribute__((always_inline)) {
             typename ivec::reg bv[NV];
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) bv[v] = ivec::load_b(b + v * ivec::lanes * k_group);
@@ -218,7 +220,15 @@ private:
                 }
             }
         }
-        finish(p, st, where, acc);
+        // The epilogue gets a copy: were `acc` itself passed by reference to a function that is not
+        // inlined, Clang 14 would keep all of it in memory through the loops above (a load and a store
+        // around every vpdpbusd: 1024^3 at a third of the speed). The copy costs R * NV stores per tile.
+        typename ivec::reg result[R][NV];
+#pragma GCC unroll 16
+        for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) result[i][v] = acc[i][v];
+        finish(p, st, where, result);
     }
 
     // One whole group of k_group consecutive elements (of a row of A or of a transposed B), widened when
@@ -395,11 +405,17 @@ void dot_rows_block(const gemm_u8s8_args& p, std::int64_t i0, std::int64_t j0) {
         }
         accumulate(a_rows, w_rows);
     }
+    // The sums first, in unrolled loops, then the stores: a register indexed by a loop the compiler
+    // keeps would make Clang 14 keep every accumulator in memory through the loop above.
+    std::int32_t total[RA][RW];
+#pragma GCC unroll 4
     for (int j = 0; j < RW; ++j) {
         const std::int32_t correction = zero_point ? p.a_zero_point * ivec::sum(wsum[j]) : 0;
-        for (int i = 0; i < RA; ++i)
-            ref::gemm_u8s8_store(ivec::sum(acc[i][j]) - correction, p, i0 + i, j0 + j);
+#pragma GCC unroll 4
+        for (int i = 0; i < RA; ++i) total[i][j] = ivec::sum(acc[i][j]) - correction;
     }
+    for (int j = 0; j < RW; ++j)
+        for (int i = 0; i < RA; ++i) ref::gemm_u8s8_store(total[i][j], p, i0 + i, j0 + j);
 }
 
 // All rows of A against RW rows of W, which stay in L1/L2 while the groups of A pass over them.

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "helpers.hpp"
@@ -281,9 +282,12 @@ TEST(GemmU8S8Runs, ARunLengthThatDoesNotDivideKIsReported) {
 TEST_P(GemmU8S8Kernel, OneAndTwoThreadsGiveIdenticalResults) {
 #if defined(_OPENMP)
     for (const bool trans_b : {false, true}) {
-        // Above the threading threshold; several row blocks and one (m = 16: the small-M path).
-        for (const std::int64_t m : {700, 16}) {
-            const int8_case c = fitted({.m = m, .n = 300, .k = 999, .trans_b = trans_b, .a_zero_point = 7, .bias = true, .relu = true});
+        // Above the threading threshold: several row blocks (rounded up to a multiple of the thread
+        // count), one (m = 16: the small-M path), and the largest depth, where a block of rows is a
+        // single tile (given at most 4 MiB of L2 per core): m = 29 makes 3 to 5 tiles, by MR, for 4 to 6
+        // blocks, so that one block has no tile.
+        for (const auto& [m, k] : {std::pair<std::int64_t, std::int64_t>{700, 999}, {16, 999}, {29, 32768}}) {
+            const int8_case c = fitted({.m = m, .n = k > 999 ? 16 : 300, .k = k, .trans_b = trans_b, .a_zero_point = 7, .bias = true, .relu = true});
             int8_problem one(c, 11), two(c, 11);
             const int saved = omp_get_max_threads();
             omp_set_num_threads(1);

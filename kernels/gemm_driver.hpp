@@ -305,7 +305,10 @@ inline bool read_u8_a_directly(const gemm_u8s8_args& p) {
 // When A has a single block of rows (m <= MC), each panel of B is used only by the ceil(m / MR) tiles of
 // that block. Packing the whole KC x NC block first would write it out of L1 and read it back; instead
 // each panel (with the others of its line of B, below) is packed just before its tiles run, into a
-// small buffer, and the next panels' rows are prefetched meanwhile.
+// small buffer. (An earlier version also prefetched the next panels' rows into L2 meanwhile, a loop of
+// prefetcht1. GCC 12 removed that loop as code without effect, so the documented GCC figures never had
+// it; Clang kept it, and it cost Clang 13 % on the INT8 M = 49 shapes: 49 x 512 x 4608 avx512vnni
+// 325-330 against 372-377 GOP/s without it, GCC's figure. Removed.)
 inline bool pack_b_per_panel(std::int64_t row_blocks) {
     return row_blocks == 1;
 }
@@ -322,19 +325,6 @@ template <class Micro>
 constexpr std::int64_t panels_packed_together() {
     constexpr std::int64_t row_bytes = Micro::nr * static_cast<std::int64_t>(sizeof(*typename Micro::args_type{}.b));
     return row_bytes >= 64 ? 1 : 64 / row_bytes;
-}
-
-// Asks for the cache lines of op(B)'s rows [p0, p0 + kc) x columns [j0, j0 + cols) (into L2).
-template <class Args>
-void prefetch_b_panel(const Args& p, std::int64_t p0, std::int64_t j0, std::int64_t kc, std::int64_t cols) {
-    constexpr std::int64_t line = 64 / sizeof(*p.b);
-    if (!p.trans_b) {
-        for (std::int64_t l = 0; l < kc; ++l)
-            for (std::int64_t j = 0; j < cols; j += line) __builtin_prefetch(p.b + (p0 + l) * p.ldb + j0 + j, 0, 2);
-    } else {
-        for (std::int64_t j = 0; j < cols; ++j)
-            for (std::int64_t l = 0; l < kc; l += line) __builtin_prefetch(p.b + (j0 + j) * p.ldb + p0 + l, 0, 2);
-    }
 }
 
 // The order of the two innermost loops. Normally the panel of B is the outer one (jr, then ir): the
@@ -503,7 +493,6 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
                             if (q == 0) {
                                 const std::int64_t j = jc + s * NR, cols = std::min(std::min(PB, s_end - s) * NR, p.n - j);
                                 Micro::pack_b(p, pc, j, kc, cols, b_panel_buffer);
-                                if (s + PB < s_end) prefetch_b_panel(p, pc, j + PB * NR, kc, std::min(PB * NR, p.n - j - PB * NR));
                             }
                             b_panel = b_panel_buffer + q * NR * kc_padded;
                         }

@@ -258,17 +258,17 @@ void dot_rows_block(const gemm_f32_args& p, std::int64_t i0, std::int64_t j0) {
             for (int j = 0; j < RW; ++j) acc[i][j] = vec::fmadd(av, vec::load_first(rest, w + j * p.ldb + l), acc[i][j]);
         }
     }
-    // The sums first, in unrolled loops, then the stores: a register indexed by a loop the compiler
-    // keeps would make Clang 14 keep every accumulator in memory through the loops above.
-    float total[RA][RW];
+    // The loops below index the accumulators with variables, so they read a copy: indexed that way, the
+    // accumulators themselves would stay in memory through the loops above under Clang 14.
+    typename vec::reg result[RA][RW];
 #pragma GCC unroll 4
     for (int i = 0; i < RA; ++i)
 #pragma GCC unroll 4
-        for (int j = 0; j < RW; ++j) total[i][j] = vec::sum(acc[i][j]);
+        for (int j = 0; j < RW; ++j) result[i][j] = acc[i][j];
     for (int i = 0; i < RA; ++i) {
         for (int j = 0; j < RW; ++j) {
             float& c = p.c[(i0 + i) * p.ldc + j0 + j];
-            float value = p.alpha * total[i][j];
+            float value = p.alpha * vec::sum(result[i][j]);
             if (p.beta != 0.0f) value += p.beta * c;
             if (p.bias != nullptr) value += p.bias[j0 + j];
             c = p.relu && value < 0.0f ? 0.0f : value;

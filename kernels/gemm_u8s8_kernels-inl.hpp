@@ -405,17 +405,19 @@ void dot_rows_block(const gemm_u8s8_args& p, std::int64_t i0, std::int64_t j0) {
         }
         accumulate(a_rows, w_rows);
     }
-    // The sums first, in unrolled loops, then the stores: a register indexed by a loop the compiler
-    // keeps would make Clang 14 keep every accumulator in memory through the loop above.
-    std::int32_t total[RA][RW];
+    // The loops below index the accumulators with variables, so they read a copy: indexed that way, the
+    // accumulators themselves would stay in memory through the loop above under Clang 14.
+    typename ivec::reg result[RA][RW], wsum_result[RW];
 #pragma GCC unroll 4
     for (int j = 0; j < RW; ++j) {
-        const std::int32_t correction = zero_point ? p.a_zero_point * ivec::sum(wsum[j]) : 0;
+        wsum_result[j] = wsum[j];
 #pragma GCC unroll 4
-        for (int i = 0; i < RA; ++i) total[i][j] = ivec::sum(acc[i][j]) - correction;
+        for (int i = 0; i < RA; ++i) result[i][j] = acc[i][j];
     }
-    for (int j = 0; j < RW; ++j)
-        for (int i = 0; i < RA; ++i) ref::gemm_u8s8_store(total[i][j], p, i0 + i, j0 + j);
+    for (int j = 0; j < RW; ++j) {
+        const std::int32_t correction = zero_point ? p.a_zero_point * ivec::sum(wsum_result[j]) : 0;
+        for (int i = 0; i < RA; ++i) ref::gemm_u8s8_store(ivec::sum(result[i][j]) - correction, p, i0 + i, j0 + j);
+    }
 }
 
 // All rows of A against RW rows of W, which stay in L1/L2 while the groups of A pass over them.

@@ -14,7 +14,6 @@
 #include <cstring>
 #include <functional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "helpers.hpp"
@@ -286,8 +285,11 @@ TEST_P(GemmU8S8Kernel, OneAndTwoThreadsGiveIdenticalResults) {
         // count), one (m = 16: the small-M path), and the largest depth, where a block of rows is a
         // single tile (given at most 4 MiB of L2 per core): m = 29 makes 3 to 5 tiles, by MR, for 4 to 6
         // blocks, so that one block has no tile.
-        for (const auto& [m, k] : {std::pair<std::int64_t, std::int64_t>{700, 999}, {16, 999}, {29, 32768}}) {
-            const int8_case c = fitted({.m = m, .n = k > 999 ? 16 : 300, .k = k, .trans_b = trans_b, .a_zero_point = 7, .bias = true, .relu = true});
+        struct shape {
+            std::int64_t m, n, k;
+        };
+        for (const shape s : {shape{700, 300, 999}, shape{16, 300, 999}, shape{29, 16, 32768}}) {
+            const int8_case c = fitted({.m = s.m, .n = s.n, .k = s.k, .trans_b = trans_b, .a_zero_point = 7, .bias = true, .relu = true});
             int8_problem one(c, 11), two(c, 11);
             const int saved = omp_get_max_threads();
             omp_set_num_threads(1);

@@ -51,6 +51,16 @@ struct ymm_int8_epilogue {
         s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
         return _mm_cvtsi128_si32(s);
     }
+    // The sums of a, b, c and d, in that order, in the four lanes of an xmm: a transpose of the lanes
+    // interleaved with the additions, 7 operations for the four sums instead of 6 for each.
+    static __m128i sum4(reg a, reg b, reg c, reg d) {
+        const reg ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));  // per 128 bits: a b a b
+        const reg cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));  // c d c d
+        const reg abcd = _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));  // a b c d
+        return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
+    }
+    // low in lanes 0-3, high in lanes 4-7, zeros above.
+    static reg join(__m128i low, __m128i high) { return _mm256_inserti128_si256(_mm256_castsi128_si256(low), high, 1); }
 
     static mask first(std::int64_t count) {
         const int n = count <= 0 ? 0 : count >= lanes ? lanes : static_cast<int>(count);

@@ -38,12 +38,20 @@ struct vec {
     static reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
     // max(0, x): vmaxps returns its second operand when either is NaN, so a NaN passes as in the reference.
     static reg max_zero(reg x) { return _mm256_max_ps(_mm256_setzero_ps(), x); }
+    // The sum of the lanes, as a tree: the two halves, then pairs.
     static float sum(reg v) {
-        alignas(32) float t[lanes];
-        _mm256_store_ps(t, v);
-        float s = 0.0f;
-        for (float x : t) s += x;
-        return s;
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+    }
+    // The sums of a, b, c and d into out[0..4): the lanes transposed and added pairwise on the way
+    // (7 operations for the four sums).
+    static void sum4(reg a, reg b, reg c, reg d, float* out) {
+        const reg ab = _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));  // a b a b per 128 bits
+        const reg cd = _mm256_add_ps(_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));  // c d c d
+        const __m256d abd = _mm256_castps_pd(ab), cdd = _mm256_castps_pd(cd);
+        const reg abcd = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(abd, cdd)), _mm256_castpd_ps(_mm256_unpackhi_pd(abd, cdd)));  // a b c d
+        _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1)));
     }
 
     // Lanes [0, count) (count may be negative or exceed the width).

@@ -42,12 +42,28 @@ struct vec {
     static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
     // max(0, x): vmaxps returns its second operand when either is NaN, so a NaN passes as in the reference.
     static reg max_zero(reg x) { return _mm512_maskz_max_ps(0xffff, _mm512_setzero_ps(), x); }
+    // The sum of the lanes, as a tree: halves, quarters, then pairs. (The masked forms with every lane
+    // set are the plain instructions; GCC 12 warns of an uninitialized variable in the unmasked ones'
+    // headers.)
     static float sum(reg v) {
-        alignas(64) float t[lanes];
-        _mm512_store_ps(t, v);
-        float s = 0.0f;
-        for (float x : t) s += x;
-        return s;
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(half(v, 0)), _mm256_extractf128_ps(half(v, 0), 1));
+        s = _mm_add_ps(s, _mm_add_ps(_mm256_castps256_ps128(half(v, 1)), _mm256_extractf128_ps(half(v, 1), 1)));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+    }
+    // The sums of a, b, c and d into out[0..4): the lanes transposed and added pairwise on the way
+    // (9 operations for the four sums).
+    static void sum4(reg a, reg b, reg c, reg d, float* out) {
+        const reg ab = _mm512_add_ps(_mm512_maskz_unpacklo_ps(0xffff, a, b), _mm512_maskz_unpackhi_ps(0xffff, a, b));  // a b a b per 128 bits
+        const reg cd = _mm512_add_ps(_mm512_maskz_unpacklo_ps(0xffff, c, d), _mm512_maskz_unpackhi_ps(0xffff, c, d));  // c d c d
+        const __m512d abd = _mm512_castps_pd(ab), cdd = _mm512_castps_pd(cd);
+        const reg abcd = _mm512_add_ps(_mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xff, abd, cdd)), _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xff, abd, cdd)));  // a b c d
+        const __m256 h = _mm256_add_ps(half(abcd, 0), half(abcd, 1));
+        _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    }
+    // Lanes [8 i, 8 i + 8) of v.
+    static __m256 half(reg v, int i) {
+        return _mm256_castpd_ps(i == 0 ? _mm512_maskz_extractf64x4_pd(0xf, _mm512_castps_pd(v), 0) : _mm512_maskz_extractf64x4_pd(0xf, _mm512_castps_pd(v), 1));
     }
 
     // Lanes [0, count) (count may be negative or exceed the width).

@@ -33,6 +33,12 @@ struct vec {
     static reg add(reg a, reg b) { return a + b; }
     static reg max_zero(reg x) { return xsimd::select(x < reg(0.0f), reg(0.0f), x); }  // NaN < 0 is false: kept
     static float sum(reg v) { return xsimd::hadd(v); }
+    static void sum4(reg a, reg b, reg c, reg d, float* out) {
+        out[0] = sum(a);
+        out[1] = sum(b);
+        out[2] = sum(c);
+        out[3] = sum(d);
+    }
 
     static mask first(std::int64_t count) { return count <= 0 ? 0 : count >= lanes ? lanes : static_cast<int>(count); }
     static reg load_first(mask m, const float* p) {

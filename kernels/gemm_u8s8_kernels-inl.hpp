@@ -386,8 +386,7 @@ void dot_rows_block(const gemm_u8s8_args& p, std::int64_t i0, std::int64_t j0) {
     const std::int8_t* w_start[RW];
     for (int i = 0; i < RA; ++i) a_start[i] = a + i * p.lda;
     for (int j = 0; j < RW; ++j) w_start[j] = w + j * p.ldb;
-    std::int64_t l = 0;
-    for (const std::int64_t k = p.k; l + step <= k; l += step) {
+    auto step_at = [&](std::int64_t l) {
         const std::uint8_t* a_rows[RA];
         const std::int8_t* w_rows[RW];
 #pragma GCC unroll 16
@@ -395,7 +394,18 @@ void dot_rows_block(const gemm_u8s8_args& p, std::int64_t i0, std::int64_t j0) {
 #pragma GCC unroll 16
         for (int j = 0; j < RW; ++j) w_rows[j] = w_start[j] + l;
         accumulate(a_rows, w_rows);
-    }
+    };
+    std::int64_t l = 0;
+    const std::int64_t k = p.k;
+    // One row of A (the GEMV): two steps per iteration, which read W from L2 faster (1000 x 1024:
+    // 74-76 -> 80-81 GB/s, 1000 x 2048: 55-59 -> 60-62, alternating with oneDNN). Unrolled that way,
+    // the small-M loops measured up to 7 % slower with AVX-VNNI, so they keep one step.
+    if constexpr (RA == 1)
+        for (; l + 2 * step <= k; l += 2 * step) {
+            step_at(l);
+            step_at(l + step);
+        }
+    for (; l + step <= k; l += step) step_at(l);
     if (l < p.k) {
         const std::size_t rest = static_cast<std::size_t>(p.k - l);
         alignas(64) std::uint8_t a_tail[RA][step] = {};

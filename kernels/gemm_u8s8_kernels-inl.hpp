@@ -283,6 +283,7 @@ private:
 public:
     // Epilogue, per column j: x = acc + (bias[j] - a_zero_point * sums[j]) in int32 (wrapping adds whose
     // exact result is in range, so the wrap cancels), then the reference's steps (reference/requant.hpp).
+    // Public: the dot-product kernels below finish their sums with it too.
     template <int R>
     static void finish(const gemm_u8s8_args& p, const state& st, const tile_position& where,
                        typename ivec::reg (&acc)[R][NV]) {

@@ -45,14 +45,8 @@ struct ymm_int8_epilogue {
     static reg shift_right_lanes(reg x, int bits) { return _mm256_srl_epi32(x, _mm_cvtsi32_si128(bits)); }
     static reg mullo(reg a, reg b) { return _mm256_mullo_epi32(a, b); }
     static reg max_zero(reg x) { return _mm256_max_epi32(x, _mm256_setzero_si256()); }
-    static std::int32_t sum(reg v) {
-        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-        return _mm_cvtsi128_si32(s);
-    }
     // The sums of a, b, c and d, in that order, in the four lanes of an xmm: a transpose of the lanes
-    // interleaved with the additions, 7 operations for the four sums instead of 6 for each.
+    // interleaved with the additions, 7 operations for the four sums.
     static __m128i sum4(reg a, reg b, reg c, reg d) {
         const reg ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));  // per 128 bits: a b a b
         const reg cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));  // c d c d

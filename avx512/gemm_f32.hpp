@@ -46,8 +46,9 @@ struct vec {
     // set are the plain instructions; GCC 12 warns of an uninitialized variable in the unmasked ones'
     // headers.)
     static float sum(reg v) {
-        __m128 s = _mm_add_ps(_mm256_castps256_ps128(half(v, 0)), _mm256_extractf128_ps(half(v, 0), 1));
-        s = _mm_add_ps(s, _mm_add_ps(_mm256_castps256_ps128(half(v, 1)), _mm256_extractf128_ps(half(v, 1), 1)));
+        const __m256 low = half(v, 0), high = half(v, 1);
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(low), _mm256_extractf128_ps(low, 1));
+        s = _mm_add_ps(s, _mm_add_ps(_mm256_castps256_ps128(high), _mm256_extractf128_ps(high, 1)));
         s = _mm_add_ps(s, _mm_movehl_ps(s, s));
         return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
     }

@@ -47,15 +47,8 @@ struct zmm_int8_epilogue {
     static reg shift_right_lanes(reg x, int bits) { return _mm512_maskz_srl_epi32(0xffff, x, _mm_cvtsi32_si128(bits)); }
     static reg mullo(reg a, reg b) { return _mm512_mullo_epi32(a, b); }
     static reg max_zero(reg x) { return _mm512_maskz_max_epi32(0xffff, x, _mm512_setzero_si512()); }
-    static std::int32_t sum(reg v) {
-        const __m256i h = _mm256_add_epi32(_mm512_maskz_extracti64x4_epi64(0xf, v, 0), _mm512_maskz_extracti64x4_epi64(0xf, v, 1));
-        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-        return _mm_cvtsi128_si32(s);
-    }
     // The sums of a, b, c and d, in that order, in the four lanes of an xmm: a transpose of the lanes
-    // interleaved with the additions, 9 operations for the four sums instead of 6 for each. (The masked
+    // interleaved with the additions, 9 operations for the four sums. (The masked
     // forms with every lane set are the plain instructions; GCC 12 warns of an uninitialized variable in
     // the unmasked ones' headers.)
     static __m128i sum4(reg a, reg b, reg c, reg d) {

@@ -414,11 +414,11 @@ void dot_rows_block(const gemm_u8s8_args& p, std::int64_t i0, std::int64_t j0) {
         const std::uint8_t* a_rows[RA];
         const std::int8_t* w_rows[RW];
         for (int i = 0; i < RA; ++i) {
-            std::memcpy(a_tail[i], a + i * p.lda + l, rest);
+            std::memcpy(a_tail[i], a_start[i] + l, rest);
             a_rows[i] = a_tail[i];
         }
         for (int j = 0; j < RW; ++j) {
-            std::memcpy(w_tail[j], w + j * p.ldb + l, rest);
+            std::memcpy(w_tail[j], w_start[j] + l, rest);
             w_rows[j] = w_tail[j];
         }
         accumulate(a_rows, w_rows);

@@ -431,8 +431,8 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
     if (prepacked == nullptr && !per_panel_b)
         shared_b = scratch<b_type>(scratch_slot::packed_b, static_cast<std::size_t>(KC_padded * round_up(std::min(NC, p.n), NR)));
 
-    LANES_OMP(omp parallel num_threads(threads) if (threads > 1))
-    {
+    // What each thread runs; the `omp for` loops inside share the work among the team that calls it.
+    auto run = [&] {
         // This thread's buffers: a block of A, and one panel of B when B is packed panel by panel.
         a_type* packed_a = direct_a ? nullptr : scratch<a_type>(scratch_slot::packed_a, static_cast<std::size_t>(round_up(std::min(MC, p.m), MR) * KC_padded));
         b_type* b_panel_buffer = per_panel_b ? scratch<b_type>(scratch_slot::b_panel, static_cast<std::size_t>(PB * NR * KC_padded)) : nullptr;
@@ -501,7 +501,20 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
                 }
             }
         }
+    };
+    // One thread runs it without a parallel region: an `omp parallel if (false)` still starts and ends a
+    // team of one, and its barriers (the region's end and those of the `omp for` loops) each cost a
+    // futex syscall, which on this VM was a fifth of a 64^3 product. Outside any team the `omp for`
+    // loops are orphaned and their barriers return at once. Called from inside a team of several
+    // threads, the loops would split among that team, so the call gets a team of its own, as before.
+#if defined(_OPENMP)
+    if (threads > 1 || omp_get_num_threads() > 1) {
+        LANES_OMP(omp parallel num_threads(threads))
+        run();
+        return;
     }
+#endif
+    run();
 }
 
 }  // namespace lanes

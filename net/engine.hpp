@@ -161,7 +161,13 @@ template <class T>
 void gather_patches(const conv2d_shape& s, const T* input, T pad, T* patches, std::int64_t first = 0, std::int64_t rows = -1) {
     const std::int64_t k = s.kernel_h * s.kernel_w * s.in_c;
     if (rows < 0) rows = s.batch * s.out_h() * s.out_w() - first;
-    LANES_OMP(omp parallel for schedule(static) if (rows * k > (1 << 16)))
+    // Small copies stay out of OpenMP altogether: even `if (false)` starts a team of one, and its end costs a
+    // futex syscall (kernels/gemm_driver.hpp, gemm_blocked).
+    if (rows * k <= (1 << 16)) {
+        for (std::int64_t i = 0; i < rows; ++i) gather_patch_row(s, input, pad, first + i, patches + i * k);
+        return;
+    }
+    LANES_OMP(omp parallel for schedule(static))
     for (std::int64_t i = 0; i < rows; ++i) gather_patch_row(s, input, pad, first + i, patches + i * k);
 }
 
@@ -275,7 +281,8 @@ void split_rows(std::int64_t count, Body&& body) {
 #else
         1;
 #endif
-    LANES_OMP(omp parallel for schedule(static) if (parts > 1))
+    if (parts == 1) return body(std::int64_t{0}, count);  // no team of one (gather_patches says why)
+    LANES_OMP(omp parallel for schedule(static))
     for (int t = 0; t < parts; ++t) body(count * t / parts, count * (t + 1) / parts);
 }
 

@@ -231,6 +231,41 @@ TEST_P(GemmF32Kernel, OneAndTwoThreadsGiveIdenticalResults) {
 #endif
 }
 
+// A caller's own threads each running a product of their own: a small one, which the driver runs
+// without a team of its own when no team surrounds it, and one above the threading threshold. Were the
+// driver's `omp for` loops to bind to the caller's team, each thread would compute part of each product.
+TEST_P(GemmF32Kernel, EachThreadOfACallersTeamGetsItsWholeProduct) {
+#if defined(_OPENMP)
+    for (const std::int64_t m : {40, 300}) {
+        const gemm_case c = fitted({.m = m, .n = 70, .k = m == 40 ? 30 : 500, .beta = 0.5f, .bias = true});
+        const auto a = lanes::test::random_floats(static_cast<std::size_t>(c.m * c.k), 1);
+        const auto b = lanes::test::random_floats(static_cast<std::size_t>(c.k * c.n), 2);
+        const auto bias = lanes::test::random_floats(static_cast<std::size_t>(c.n), 3);
+        const std::vector<float> start = lanes::test::random_floats(static_cast<std::size_t>(c.m * c.n), 4);
+        gemm_f32_args p{.m = c.m, .n = c.n, .k = c.k, .a = a.data(), .lda = c.k, .b = b.data(), .ldb = c.trans_b ? c.k : c.n,
+                        .ldc = c.n, .trans_b = c.trans_b, .beta = 0.5f, .bias = bias.data()};
+        std::vector<float> alone = start;
+        p.c = alone.data();
+        run(p);
+        std::vector<std::vector<float>> each(2, start);
+        int team = 0;
+#pragma omp parallel num_threads(2)
+        {
+#pragma omp single
+            team = omp_get_num_threads();
+            gemm_f32_args mine = p;
+            mine.c = each[static_cast<std::size_t>(omp_get_thread_num())].data();
+            run(mine);
+        }
+        if (team < 2) GTEST_SKIP() << "the OpenMP runtime gave a team of " << team;
+        for (const auto& c_of_thread : each)
+            EXPECT_EQ(std::memcmp(alone.data(), c_of_thread.data(), alone.size() * sizeof(float)), 0) << entry().name << " m=" << m;
+    }
+#else
+    GTEST_SKIP() << "built without OpenMP";
+#endif
+}
+
 INSTANTIATE_TEST_SUITE_P(Table, GemmF32Kernel, GemmF32Kernel::all(), GemmF32Kernel::name);
 
 // ---- Prepacked B --------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ public:
 
 private:
     struct matrices {
-        std::vector<float> a, b, c, x, y;
+        aligned_vector<float> a, b, c, x, y;
         lanes::gemm_f32_args args, gemv_as_gemm;
         lanes::gemv_f32_args gemv;
         explicit matrices(const shape& s)
@@ -72,7 +72,7 @@ private:
             gemv_as_gemm = {.m = 1, .n = s.n, .k = s.k, .a = x.data(), .lda = s.k, .b = b.data(), .ldb = s.k, .c = y.data(),
                             .ldc = s.n, .trans_b = true};
         }
-        static std::vector<float> filled(std::int64_t count, float value) { return std::vector<float>(static_cast<std::size_t>(count), value); }
+        static aligned_vector<float> filled(std::int64_t count, float value) { return aligned_vector<float>(static_cast<std::size_t>(count), value); }
     };
     matrices& made() {
         if (!made_) made_ = std::make_unique<matrices>(s_);

@@ -64,10 +64,10 @@ public:
 
 private:
     struct matrices {
-        std::vector<std::uint8_t> a, x;
-        std::vector<std::int8_t> b;
-        std::vector<std::int32_t> c, y;
-        std::vector<float> wf, xf, yf;
+        aligned_vector<std::uint8_t> a, x;
+        aligned_vector<std::int8_t> b;
+        aligned_vector<std::int32_t> c, y;
+        aligned_vector<float> wf, xf, yf;
         lanes::gemm_u8s8_args args, gemv_as_gemm;
         lanes::gemv_u8s8_args gemv;
         lanes::gemv_f32_args gemv_f32;

@@ -10,8 +10,8 @@
 // tile whose accumulators, B row and broadcast fit the 32 registers; docs/gemm_f32.md compares it with
 // 8 x 48, 12 x 32 and 6 x 64 as measured here. Measured: 95 % of the FMA peak on an L1-resident panel,
 // 65-77 % inside the whole GEMM at 1024^3 and 2048^3, depending on the day (docs/gemm_f32.md). Tails use AVX-512 masks: a masked-off lane is neither
-// read nor written. Packing reads a row-major A (or a transposed B) with vgatherdps, one column of the
-// panel per instruction.
+// read nor written. Packing transposes a row-major A 16 columns at a time in registers (vec::transpose),
+// and reads a transposed B (or A's runs) with vgatherdps, one column of the panel per instruction.
 #pragma once
 
 #include <immintrin.h>
@@ -80,6 +80,35 @@ struct vec {
         const __m512i index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                                  _mm512_set1_epi32(static_cast<int>(stride)));
         return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, index, p, 4);
+    }
+    // r[i][j] becomes r[j][i]: the 16 x 16 transpose in four rounds of 16 shuffles, each round pairing
+    // registers at a larger granule (floats, pairs of floats, 128-bit quarters, then halves). Packing A
+    // uses it to turn 16 columns of the MR rows into 16 columns of the panel.
+    static void transpose(reg (&r)[16]) {
+        reg t[16];
+        for (int j = 0; j < 16; j += 2) {  // t[j], t[j + 1]: rows j, j + 1 interleaved, float by float
+            t[j] = _mm512_maskz_unpacklo_ps(0xffff, r[j], r[j + 1]);
+            t[j + 1] = _mm512_maskz_unpackhi_ps(0xffff, r[j], r[j + 1]);
+        }
+        __m512d u[16];  // quarter q of u[4g + c] = column 4q + c of rows 4g .. 4g + 3
+        for (int g = 0; g < 16; g += 4) {
+            const __m512d a = _mm512_castps_pd(t[g]), b = _mm512_castps_pd(t[g + 1]);
+            const __m512d c = _mm512_castps_pd(t[g + 2]), d = _mm512_castps_pd(t[g + 3]);
+            u[g] = _mm512_maskz_unpacklo_pd(0xff, a, c);
+            u[g + 1] = _mm512_maskz_unpackhi_pd(0xff, a, c);
+            u[g + 2] = _mm512_maskz_unpacklo_pd(0xff, b, d);
+            u[g + 3] = _mm512_maskz_unpackhi_pd(0xff, b, d);
+        }
+        for (int c = 0; c < 4; ++c) {
+            const reg u0 = _mm512_castpd_ps(u[c]), u1 = _mm512_castpd_ps(u[4 + c]);
+            const reg u2 = _mm512_castpd_ps(u[8 + c]), u3 = _mm512_castpd_ps(u[12 + c]);
+            const reg low01 = _mm512_maskz_shuffle_f32x4(0xffff, u0, u1, 0x44), high01 = _mm512_maskz_shuffle_f32x4(0xffff, u0, u1, 0xee);
+            const reg low23 = _mm512_maskz_shuffle_f32x4(0xffff, u2, u3, 0x44), high23 = _mm512_maskz_shuffle_f32x4(0xffff, u2, u3, 0xee);
+            r[c] = _mm512_maskz_shuffle_f32x4(0xffff, low01, low23, 0x88);
+            r[4 + c] = _mm512_maskz_shuffle_f32x4(0xffff, low01, low23, 0xdd);
+            r[8 + c] = _mm512_maskz_shuffle_f32x4(0xffff, high01, high23, 0x88);
+            r[12 + c] = _mm512_maskz_shuffle_f32x4(0xffff, high01, high23, 0xdd);
+        }
     }
     // Lane i = p[index[i]] for the lanes in m, 0 elsewhere.
     static reg gather_at(mask m, const float* p, const std::int32_t* index) {

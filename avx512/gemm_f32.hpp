@@ -81,9 +81,10 @@ struct vec {
                                                  _mm512_set1_epi32(static_cast<int>(stride)));
         return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, index, p, 4);
     }
-    // r[i][j] becomes r[j][i]: the 16 x 16 transpose in four rounds of 16 shuffles, each round pairing
-    // registers at a larger granule (floats, pairs of floats, 128-bit quarters, then halves). Packing A
-    // uses it to turn 16 columns of the MR rows into 16 columns of the panel.
+    // r[i][j] becomes r[j][i]: the 16 x 16 transpose in four rounds of 16 shuffles. The first two
+    // interleave pairs of registers float by float, then pair by pair, so that each 128-bit quarter holds
+    // one column of 4 rows; the last two move those quarters into place. Packing A uses it to turn 16
+    // columns of the MR rows into 16 columns of the panel.
     static void transpose(reg (&r)[16]) {
         reg t[16];
         for (int j = 0; j < 16; j += 2) {  // t[j], t[j + 1]: rows j, j + 1 interleaved, float by float

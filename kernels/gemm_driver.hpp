@@ -309,6 +309,23 @@ inline bool read_u8_a_directly(const gemm_u8s8_args& p) {
 // prefetcht1. GCC 12 removed that loop as code without effect, so the documented GCC figures never had
 // it; Clang kept it, and it cost Clang 13 % on the INT8 M = 49 shapes: 49 x 512 x 4608 avx512vnni
 // 325-330 against 372-377 GOP/s without it, GCC's figure. Removed.)
+//
+// B packed in the tile. Packed on its own, the panel is a copy whose loads wait on L3 (rows of B are
+// KBs apart; 2 to 9 MB of B on ResNet-50's M = 49 layers), with no arithmetic to overlap them: a
+// quarter of those products. A microkernel that can (`can_pack_b_in_tile`: the FP32 ones, whose
+// panel of one 64-byte line per row is a plain copy) has the panel's first tile read B itself, with
+// its rows asked for a few steps ahead, and store each row into the panel as it multiplies it; the
+// panel's other tiles then read the packed copy. Measured against packing first (avx512, GFLOP/s,
+// alternating with oneDNN in one process): 49 x 512 x 2048 118 -> 138-145, 49 x 2048 x 512 118 ->
+// 140-144, 49 x 512 x 4608 116 -> 137-141, 49 x 2048 x 1024 116 -> 138-140.
+//
+// With several blocks of rows on one thread, the first block's tiles pack the shared block of B the same
+// way, for the blocks after it, when there are at most max_row_blocks_packing_b_in_tile of them: the
+// fewer the blocks, the larger packing's share. Measured side by side against packing first (avx512,
+// GFLOP/s, two alternating runs): 2 blocks, 169 x 256 x 2304 145-146 -> 152-153, 196 x 256 x 2304 148-149
+// -> 157-159, 256^3 156-160 -> 164-168; 4 to 7 blocks, 512^3, 784 x 512 x 128 and 1024^3 +1-3 %; 19
+// blocks, 3136 x 128 x 256, 1 % slower (149-150 -> 147-148, three runs), hence the limit.
+inline constexpr std::int64_t max_row_blocks_packing_b_in_tile = 8;
 inline bool pack_b_per_panel(std::int64_t row_blocks) {
     return row_blocks == 1;
 }
@@ -369,6 +386,9 @@ void prefetch_l1(const T* p) {
 //     can_read_a_in_place                whether it also has the two below (FP32; INT8 with vpdpbusd)
 //     reads_a_in_place(p), tile_in_place(p, state, pc, kc, b, where)   the same reading A where it lies
 //                                        (rows where.i.., depth pc..pc+kc)
+//     optionally can_pack_b_in_tile, packs_b_in_tile(p), tile_packing_b(p, state, pc, kc, a, b_dst, where)
+//                                        a tile that packs its panel of B into b_dst as it multiplies
+//                                        (a: the packed panel of A, or null to read A in place)
 //
 // Packed panels are padded with zeros to whole tiles and whole k groups, so a microkernel always runs a
 // full tile and masks only its stores to C.
@@ -427,6 +447,13 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
 
     bool direct_a = false;
     if constexpr (Micro::can_read_a_in_place) direct_a = Micro::reads_a_in_place(p);
+    // Whether the first tile of each panel packs that panel of B (B packed in the tile, above): when B is
+    // packed panel by panel, and when one thread runs a few row blocks one after the other, so that the
+    // first block's tiles can pack the whole block of B for the others (first_block_packs_b below).
+    bool b_in_tile = false;
+    if constexpr (requires { Micro::can_pack_b_in_tile; })
+        b_in_tile = prepacked == nullptr && PB == 1 && (per_panel_b || (threads == 1 && row_blocks <= max_row_blocks_packing_b_in_tile)) &&
+                    Micro::packs_b_in_tile(p);
     b_type* shared_b = nullptr;
     if (prepacked == nullptr && !per_panel_b)
         shared_b = scratch<b_type>(scratch_slot::packed_b, static_cast<std::size_t>(KC_padded * round_up(std::min(NC, p.n), NR)));
@@ -446,8 +473,14 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
                 const std::int64_t kc = std::min(KC, p.k - pc);
                 const std::int64_t kc_padded = round_up(kc, G);
                 const b_type* b_block = nullptr;
+                // The first block of rows packs the shared block of B in its tiles, unless its loops run in
+                // the other order (rows_outer), where a row of tiles goes over every panel first.
+                const bool first_block_packs_b =
+                    b_in_tile && !per_panel_b && !rows_outer(kc_padded * NR * panels * static_cast<std::int64_t>(sizeof(b_type)));
                 if (prepacked != nullptr) {
                     b_block = prepacked->template panels<b_type>(pc, jc);
+                } else if (first_block_packs_b) {
+                    b_block = shared_b;
                 } else if (!per_panel_b) {
                     LANES_OMP(omp for schedule(static))
                     for (std::int64_t s = 0; s < panels; s += PB) {
@@ -467,7 +500,7 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
                     if (s_begin >= s_end || mc == 0) continue;  // a block gets no tile when there are fewer tiles than blocks
                     if (!direct_a) Micro::pack_a(p, ic, pc, mc, kc, packed_a);
                     // One tile: rows [ic + ir, +MR) of the block times panel s of B.
-                    auto run_tile = [&](std::int64_t s, std::int64_t ir, const b_type* b_panel) {
+                    auto position = [&](std::int64_t s, std::int64_t ir) {
                         tile_position where;
                         where.i = ic + ir;
                         where.m = std::min<std::int64_t>(MR, mc - ir);
@@ -475,6 +508,10 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
                         where.n = std::min<std::int64_t>(NR, p.n - where.j);
                         where.first = first;
                         where.last = last;
+                        return where;
+                    };
+                    auto run_tile = [&](std::int64_t s, std::int64_t ir, const b_type* b_panel) {
+                        const tile_position where = position(s, ir);
                         if constexpr (Micro::can_read_a_in_place) {
                             if (direct_a) return Micro::tile_in_place(p, state, pc, kc, b_panel, where);
                         }
@@ -487,6 +524,16 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
                     }
                     for (std::int64_t s = s_begin; s < s_end; ++s) {
                         const b_type* b_panel = b_block + s * NR * kc_padded;
+                        if constexpr (requires { Micro::can_pack_b_in_tile; }) {
+                            // The panel's first tile packs it (B packed in the tile, above), into the panel
+                            // buffer or, for the first block of rows, into the shared block.
+                            if (b_in_tile && (per_panel_b || (first_block_packs_b && block == 0))) {
+                                b_type* packed_here = per_panel_b ? b_panel_buffer : shared_b + s * NR * kc_padded;
+                                Micro::tile_packing_b(p, state, pc, kc, direct_a ? nullptr : packed_a, packed_here, position(s, 0));
+                                for (std::int64_t ir = MR; ir < mc; ir += MR) run_tile(s, ir, packed_here);
+                                continue;
+                            }
+                        }
                         if (per_panel_b) {
                             // Panels are packed PB at a time (panels_packed_together), then run one by one.
                             const std::int64_t q = (s - s_begin) % PB;

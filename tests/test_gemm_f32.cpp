@@ -207,6 +207,27 @@ TEST_P(GemmF32Kernel, MatchesReferenceWithAGivenAsRuns) {
     }
 }
 
+// On one thread, the first block of rows packs B in its tiles for the blocks after it, up to
+// max_row_blocks_packing_b_in_tile blocks (kernels/gemm_driver.hpp); past that, B is packed first. With
+// MC = 168 (AVX-512, 48 KiB L1d) these are 2, 3, 8 and 9 blocks; with a column tail, two blocks of depth
+// and leading dimensions 5 floats longer than the widths (one case with A's rows 1 KiB apart, so that
+// A is packed rather than read in place).
+TEST_P(GemmF32Kernel, OneThreadPacksBInTheFirstBlocksTiles) {
+#if defined(_OPENMP)
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    std::uint32_t seed = 8000;
+    for (const std::int64_t m : {180, 400, 1344, 1400}) {
+        const gemm_case c{.m = m, .n = 70, .k = 600, .alpha = 0.5f, .beta = 0.5f, .bias = true, .relu = m == 400, .pad = m == 400 ? 424 : 5};  // 424: rows 1 KiB apart, A packed
+        check_gemm_f32(fitted(c), [&](const gemm_f32_args& p) { run(p); }, entry().name + std::string(" one thread"), seed += 10);
+        if (HasFatalFailure()) break;
+    }
+    omp_set_num_threads(saved);
+#else
+    GTEST_SKIP() << "built without OpenMP";
+#endif
+}
+
 TEST_P(GemmF32Kernel, OneAndTwoThreadsGiveIdenticalResults) {
 #if defined(_OPENMP)
     const std::int64_t m = 300, n = 200, k = 500;  // above the threading threshold

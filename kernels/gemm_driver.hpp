@@ -316,13 +316,13 @@ inline bool read_u8_a_directly(const gemm_u8s8_args& p) {
 // panel of one 64-byte line per row is a plain copy) has the panel's first tile read B itself, with
 // its rows asked for a few steps ahead, and store each row into the panel as it multiplies it; the
 // panel's other tiles then read the packed copy. Measured against packing first (avx512, GFLOP/s,
-// alternating with oneDNN in one process): 49 x 512 x 2048 118 -> 138-145, 49 x 2048 x 512 118 ->
-// 140-144, 49 x 512 x 4608 116 -> 137-141, 49 x 2048 x 1024 116 -> 138-140.
+// two alternating runs of each binary): 49 x 512 x 2048 114 -> 140-141, 49 x 2048 x 512 113-114 ->
+// 143, 49 x 512 x 4608 114-116 -> 140, 49 x 2048 x 1024 113-115 -> 141-143.
 //
 // With several blocks of rows on one thread, the first block's tiles pack the shared block of B the same
 // way, for the blocks after it, when there are at most max_row_blocks_packing_b_in_tile of them: the
 // fewer the blocks, the larger packing's share. Measured side by side against packing first (avx512,
-// GFLOP/s, two alternating runs): 2 blocks, 169 x 256 x 2304 145-146 -> 152-153, 196 x 256 x 2304 148-149
+// GFLOP/s, two alternating runs): 2 blocks, 169 x 256 x 2304 144-146 -> 152-153, 196 x 256 x 2304 148-149
 // -> 157-159, 256^3 156-160 -> 164-168; 4 to 7 blocks, 512^3, 784 x 512 x 128 and 1024^3 +1-3 %; 19
 // blocks, 3136 x 128 x 256, 1 % slower (149-150 -> 147-148, three runs), hence the limit.
 inline constexpr std::int64_t max_row_blocks_packing_b_in_tile = 8;

@@ -150,7 +150,7 @@ struct gemm_f32_kernel {
     // step loads B's row from B itself, stores it to b_dst as pack_b would (NR floats, zeros past the
     // tile's n), and multiplies it. `a` is the packed panel of A, or null to read A in place. B's rows
     // are asked for b_prefetch_steps ahead (prefetcht0): without that request the loads wait on L3, and
-    // the 49-row shapes ran at 122 GFLOP/s instead of 138-144.
+    // the 49-row shapes ran at 116-123 GFLOP/s instead of 138-145.
     static constexpr bool can_pack_b_in_tile = true;
     static bool packs_b_in_tile(const gemm_f32_args& p) { return !p.trans_b; }
     static void tile_packing_b(const gemm_f32_args& p, no_state, std::int64_t pc, std::int64_t kc, const float* a, float* b_dst,

@@ -56,8 +56,9 @@ inline constexpr std::int64_t round_up(std::int64_t x, std::int64_t multiple) { 
 //     1024^3 and 2048^3 +8 %, 784 x 256 x 512 +6 %, 3136 x 128 x 256 +5 %, the rest within noise;
 //     768 was no better.
 //     Half of L1d, the textbook choice, measured 5-10 % slower than 384.
-// KC in L1: when A has a single block of rows, B is packed panel by panel just before the panel's
-//     tiles (pack_b_per_panel), and that panel must stay in L1 while every tile reads it:
+// KC in L1: when A has a single block of rows, B is packed panel by panel, by the panel's first tile
+//     (FP32) or just before its tiles (INT8; pack_b_per_panel), and that panel must stay in L1 while
+//     every tile reads it:
 //         KC = L1d / (NR * element bytes), the same rounding and range (M = 49: 384 against 512
 //     measured 3-10 % faster).
 // MC: the packed MC x KC block of A stays in L2 for the whole jr loop, using an eighth of it (the rest
@@ -305,7 +306,7 @@ inline bool read_u8_a_directly(const gemm_u8s8_args& p) {
 // When A has a single block of rows (m <= MC), each panel of B is used only by the ceil(m / MR) tiles of
 // that block. Packing the whole KC x NC block first would write it out of L1 and read it back; instead
 // each panel (with the others of its line of B, below) is packed just before its tiles run, into a
-// small buffer. (An earlier version also prefetched the next panels' rows into L2 meanwhile, a loop of
+// small buffer, or by the first of them (B packed in the tile, below). (An earlier version also prefetched the next panels' rows into L2 meanwhile, a loop of
 // prefetcht1. GCC 12 removed that loop as code without effect, so the documented GCC figures never had
 // it; Clang kept it, and it cost Clang 13 % on the INT8 M = 49 shapes: 49 x 512 x 4608 avx512vnni
 // 325-330 against 372-377 GOP/s without it, GCC's figure. Removed.)

@@ -387,9 +387,10 @@ void prefetch_l1(const T* p) {
 //     can_read_a_in_place                whether it also has the two below (FP32; INT8 with vpdpbusd)
 //     reads_a_in_place(p), tile_in_place(p, state, pc, kc, b, where)   the same reading A where it lies
 //                                        (rows where.i.., depth pc..pc+kc)
-//     optionally can_pack_b_in_tile, packs_b_in_tile(p), tile_packing_b(p, state, pc, kc, a, b_dst, where)
-//                                        a tile that packs its panel of B into b_dst as it multiplies
-//                                        (a: the packed panel of A, or null to read A in place)
+//     can_pack_b_in_tile                 whether it also has the two below (FP32)
+//     packs_b_in_tile(p), tile_packing_b(p, state, pc, kc, a, b_dst, where)   a tile that packs its
+//                                        panel of B into b_dst as it multiplies (a: the packed panel
+//                                        of A, or null to read A in place)
 //
 // Packed panels are padded with zeros to whole tiles and whole k groups, so a microkernel always runs a
 // full tile and masks only its stores to C.
@@ -452,7 +453,7 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
     // packed panel by panel, and when one thread runs a few row blocks one after the other, so that the
     // first block's tiles can pack the whole block of B for the others (first_block_packs_b below).
     bool b_in_tile = false;
-    if constexpr (requires { Micro::can_pack_b_in_tile; })
+    if constexpr (Micro::can_pack_b_in_tile)
         b_in_tile = prepacked == nullptr && PB == 1 && (per_panel_b || (threads == 1 && row_blocks <= max_row_blocks_packing_b_in_tile)) &&
                     Micro::packs_b_in_tile(p);
     b_type* shared_b = nullptr;
@@ -525,10 +526,10 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
                     }
                     for (std::int64_t s = s_begin; s < s_end; ++s) {
                         const b_type* b_panel = b_block + s * NR * kc_padded;
-                        if constexpr (requires { Micro::can_pack_b_in_tile; }) {
+                        if constexpr (Micro::can_pack_b_in_tile) {
                             // The panel's first tile packs it (B packed in the tile, above), into the panel
                             // buffer or, for the first block of rows, into the shared block.
-                            if (b_in_tile && (per_panel_b || (first_block_packs_b && block == 0))) {
+                            if (per_panel_b ? b_in_tile : (first_block_packs_b && block == 0)) {
                                 b_type* packed_here = per_panel_b ? b_panel_buffer : shared_b + s * NR * kc_padded;
                                 Micro::tile_packing_b(p, state, pc, kc, direct_a ? nullptr : packed_a, packed_here, position(s, 0));
                                 for (std::int64_t ir = MR; ir < mc; ir += MR) run_tile(s, ir, packed_here);

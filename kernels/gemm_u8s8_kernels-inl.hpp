@@ -36,6 +36,9 @@ struct gemm_u8s8_kernel {
     // where it is instead of packing it; the widening kernels need A as u16 and always pack.
     static constexpr bool can_read_a_in_place = k_group == 4;
     static bool reads_a_in_place(const gemm_u8s8_args& p) { return read_u8_a_directly(p); }
+    // A panel of B interleaves 4 (or 2) rows of depth per 32-bit lane, a shuffle rather than a copy, so
+    // the tiles do not pack it as they go (the driver's B packed in the tile); pack_b does, first.
+    static constexpr bool can_pack_b_in_tile = false;
     // How far ahead B's prefetch (multiply) asks, in groups of depth.
     static constexpr int b_prefetch_groups = 8;
 

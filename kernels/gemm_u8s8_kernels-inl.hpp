@@ -36,8 +36,10 @@ struct gemm_u8s8_kernel {
     // where it is instead of packing it; the widening kernels need A as u16 and always pack.
     static constexpr bool can_read_a_in_place = k_group == 4;
     static bool reads_a_in_place(const gemm_u8s8_args& p) { return read_u8_a_directly(p); }
-    // A panel of B interleaves 4 (or 2) rows of depth per 32-bit lane, a shuffle rather than a copy, so
-    // the tiles do not pack it as they go (the driver's B packed in the tile); pack_b does, first.
+    // The tiles do not pack B as they go (the driver's B packed in the tile); pack_b does, first. A
+    // version that interleaved B's rows in the first tile was measured: avx512vnni 11-15 % faster where
+    // B stays in L2 and 7-8 % slower where it does not, avxvnni 20-22 % slower there; an INT8 tile eats
+    // B four times as fast as an FP32 one (docs/gemm_u8s8.md).
     static constexpr bool can_pack_b_in_tile = false;
     // How far ahead B's prefetch (multiply) asks, in groups of depth.
     static constexpr int b_prefetch_groups = 8;

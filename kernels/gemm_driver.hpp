@@ -306,19 +306,21 @@ inline bool read_u8_a_directly(const gemm_u8s8_args& p) {
 // When A has a single block of rows (m <= MC), each panel of B is used only by the ceil(m / MR) tiles of
 // that block. Packing the whole KC x NC block first would write it out of L1 and read it back; instead
 // each panel (with the others of its line of B, below) is packed just before its tiles run, into a
-// small buffer, or by the first of them (B packed in the tile, below). (An earlier version also prefetched the next panels' rows into L2 meanwhile, a loop of
-// prefetcht1. GCC 12 removed that loop as code without effect, so the documented GCC figures never had
-// it; Clang kept it, and it cost Clang 13 % on the INT8 M = 49 shapes: 49 x 512 x 4608 avx512vnni
-// 325-330 against 372-377 GOP/s without it, GCC's figure. Removed.)
+// small buffer, or by the first of them (B packed in the tile, below). (An earlier version also
+// prefetched the next panels' rows into L2 meanwhile, a loop of prefetcht1. GCC 12 removed that loop
+// as code without effect, so the documented GCC figures never had it; Clang kept it, and it cost Clang
+// 13 % on the INT8 M = 49 shapes: 49 x 512 x 4608 avx512vnni 325-330 against 372-377 GOP/s without
+// it, GCC's figure. Removed.)
 //
 // B packed in the tile. Packed on its own, the panel is a copy whose loads wait on L3 (rows of B are
 // KBs apart; 2 to 9 MB of B on ResNet-50's M = 49 layers), with no arithmetic to overlap them: a
 // quarter of those products. A microkernel that can (`can_pack_b_in_tile`: the FP32 ones, whose
-// panel of one 64-byte line per row is a plain copy) has the panel's first tile read B itself, with
-// its rows asked for a few steps ahead, and store each row into the panel as it multiplies it; the
-// panel's other tiles then read the packed copy. Measured against packing first (avx512, GFLOP/s,
-// two alternating runs of each binary): 49 x 512 x 2048 114 -> 140-141, 49 x 2048 x 512 113-114 ->
-// 143, 49 x 512 x 4608 114-116 -> 140, 49 x 2048 x 1024 113-115 -> 141-143.
+// panel is a plain copy of B's rows; the INT8 ones measured slower, docs/gemm_u8s8.md) has the
+// panel's first tile read B itself, with its rows asked for a few steps ahead, and store each row into
+// the panel as it multiplies it; the panel's other tiles then read the packed copy. Measured against
+// packing first (avx512, GFLOP/s, two alternating runs of each binary): 49 x 512 x 2048 114 ->
+// 140-141, 49 x 2048 x 512 113-114 -> 143, 49 x 512 x 4608 114-116 -> 140, 49 x 2048 x 1024 113-115
+// -> 141-143.
 //
 // With several blocks of rows on one thread, the first block's tiles pack the shared block of B the same
 // way, for the blocks after it, when there are at most max_row_blocks_packing_b_in_tile of them: the

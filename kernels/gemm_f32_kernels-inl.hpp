@@ -158,8 +158,8 @@ struct gemm_f32_kernel {
         const b_source from{p.b + pc * p.ldb + where.j, p.ldb, where.n, b_dst};
         with_tile_rows<MR>(where.m, [&](auto rows) {
             constexpr int R = decltype(rows)::value;
-            if (a == nullptr) return multiply_steps<R, true, false, true>(p, pc, kc, nullptr, b_dst, where, finish(p, where), from);
-            multiply_steps<R, false, false, true>(p, pc, kc, a, b_dst, where, finish(p, where), from);
+            if (a == nullptr) return multiply_steps<R, true, false, true>(p, pc, kc, nullptr, b_dst, where, finish(p, where), &from);
+            multiply_steps<R, false, false, true>(p, pc, kc, a, b_dst, where, finish(p, where), &from);
         });
     }
 
@@ -200,7 +200,9 @@ private:
     };
     template <int R, bool a_in_place, bool prefetch_b, bool packs_b = false>
     static void multiply_steps(const gemm_f32_args& p, std::int64_t pc, std::int64_t kc, const float* a, const float* b,
-                               const tile_position& where, const gemm_tile_f32& t, b_source from = {}) {
+                               const tile_position& where, const gemm_tile_f32& t, const b_source* source = nullptr) {
+        b_source from;
+        if constexpr (packs_b) from = *source;
         typename vec::mask from_cols[NV] = {};
         if constexpr (packs_b)
 #pragma GCC unroll 4
@@ -266,25 +268,40 @@ private:
         }
 
         // Epilogue on the registers: alpha, the old C (times beta, or 1 for a later block of k), then
-        // bias and ReLU on the last block of k. Masks keep every access inside the m x n tile.
+        // bias and ReLU on the last block of k. Masks keep every access inside the m x n tile. What it
+        // applies is read from t once, into locals (through the reference, each field would be loaded
+        // again after every store to C, which might alias it), and a tile that only stores its sums,
+        // the plain product's case, skips the rest.
+        const bool add_c = t.beta != 0.0f, add_bias = t.bias != nullptr, relu = t.relu;
+        const bool plain = t.alpha == 1.0f && !add_c && !add_bias && !relu;
+        const std::int64_t m = t.m, ldc = t.ldc;
+        float* const c_tile = t.c;
         typename vec::mask cols[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) cols[v] = vec::first(t.n - v * vec::lanes);
+        if (plain) {
+#pragma GCC unroll 16
+            for (int i = 0; i < R; ++i) {
+                if (i >= m) break;
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; ++v) vec::store_first(cols[v], c_tile + i * ldc + v * vec::lanes, c[i][v]);
+            }
+            return;
+        }
         typename vec::reg bias[NV];
         const typename vec::reg alpha = vec::set1(t.alpha), beta = vec::set1(t.beta);
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) {
-            cols[v] = vec::first(t.n - v * vec::lanes);
-            bias[v] = t.bias != nullptr ? vec::load_first(cols[v], t.bias + v * vec::lanes) : vec::zero();
-        }
+        for (int v = 0; v < NV; ++v) bias[v] = add_bias ? vec::load_first(cols[v], t.bias + v * vec::lanes) : vec::zero();
 #pragma GCC unroll 16
         for (int i = 0; i < R; ++i) {
-            if (i >= t.m) break;
-            float* out = t.c + i * t.ldc;
+            if (i >= m) break;
+            float* out = c_tile + i * ldc;
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) {
                 typename vec::reg x = vec::mul(alpha, c[i][v]);
-                if (t.beta != 0.0f) x = vec::add(x, vec::mul(beta, vec::load_first(cols[v], out + v * vec::lanes)));
-                if (t.bias != nullptr) x = vec::add(x, bias[v]);
-                if (t.relu) x = vec::max_zero(x);
+                if (add_c) x = vec::add(x, vec::mul(beta, vec::load_first(cols[v], out + v * vec::lanes)));
+                if (add_bias) x = vec::add(x, bias[v]);
+                if (relu) x = vec::max_zero(x);
                 vec::store_first(cols[v], out + v * vec::lanes, x);
             }
         }

@@ -1,5 +1,6 @@
 // INT8 GEMM and GEMV: every kernel of the tables must reproduce the reference bit for bit (the whole C
-// buffer is compared byte for byte, so the padding between n and ldc must also be left untouched), over
+// buffer is compared byte for byte, so the padding between n and ldc and a row past C must also be left
+// untouched), over
 // the sizes {1..33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1000} (k not a multiple of 2 or 4
 // included), ld > width, unaligned pointers, zero points 0 and non-zero, every output type, ReLU, the
 // extremes 255 x -128 and 255 x 127 that saturate vpmaddubsw, prepacked B, and 1 against 2 threads.
@@ -73,8 +74,10 @@ struct int8_problem {
           b(static_cast<std::size_t>(t.trans_b ? t.n * (t.k + t.pad) : t.k * (t.n + t.pad))),
           bias(static_cast<std::size_t>(t.n)),
           scale(static_cast<std::size_t>(t.n)),
-          // Unaligned for SIMD (never 16-byte aligned), but aligned to the element as C++ requires.
-          c(static_cast<std::size_t>(t.m * (t.n + t.pad)) * element_bytes(t.out), element_bytes(t.out) == 4 ? 4 : 3),
+          // Unaligned for SIMD (never 16-byte aligned), but aligned to the element as C++ requires; one
+          // row longer than C, a row that must be left untouched like the padding (a tile storing rows
+          // past m shows there, not only under ASan).
+          c(static_cast<std::size_t>((t.m + 1) * (t.n + t.pad)) * element_bytes(t.out), element_bytes(t.out) == 4 ? 4 : 3),
           expected(c.size(), element_bytes(t.out) == 4 ? 4 : 3),
           residual(static_cast<std::size_t>(t.m * (t.n + t.pad + 1)), 5) {
         const std::int64_t lda = t.k + t.pad, ldb = t.trans_b ? t.k + t.pad : t.n + t.pad;
@@ -225,6 +228,25 @@ TEST_P(GemmU8S8Kernel, BitIdenticalOnExtremesAndHalfwayRounding) {
         check_gemm_u8s8(fitted(c), [&](const gemm_u8s8_args& p) { run(p); }, entry().name, seed += 10);
         if (HasFailure()) return;
     }
+}
+
+// Every number of rows in the last tile of a column of them (m above the small-M path's 16), for the
+// plain int32 product, whose tiles store their sums straight from the registers, and for a requantized
+// one: a tile of R rows serves every m above the next smaller R, so rows past m must not be stored (the
+// row past C in the buffer shows it).
+TEST_P(GemmU8S8Kernel, BitIdenticalForEveryRowCountOfTheLastTile) {
+    std::uint32_t seed = 4000;
+    for (std::int64_t m = 17; m <= 45; ++m)
+        for (const std::int64_t k : {3, 64})
+            for (const bool plain : {true, false}) {
+                int8_case c{.m = m, .n = 37, .k = k, .trans_b = m % 2 == 1, .out = plain ? dtype::s32 : dtype::u8, .bias = !plain, .pad = 1};
+                if (!plain) {
+                    c.a_zero_point = 3;
+                    c.zero_point = 128;
+                }
+                check_gemm_u8s8(fitted(c), [&](const gemm_u8s8_args& p) { run(p); }, entry().name, seed += 10);
+                if (HasFailure()) return;
+            }
 }
 
 // The vpdpbusd kernels read A in place unless its rows are a multiple of 4 KiB apart (they would share

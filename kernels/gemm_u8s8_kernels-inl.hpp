@@ -236,7 +236,7 @@ private:
         // stack through the loop, and the same shapes ran 12-32 % slower.
         if constexpr (R == MR) {
             const requant_params& q = p.requant;
-            if (q.out == dtype::s32 && q.bias == nullptr && st.sums == nullptr && !q.relu) {
+            if (q.out == dtype::s32 && q.bias == nullptr && p.a_zero_point == 0 && !q.relu) {  // no term from B's sums
                 typename ivec::mask cols[NV];
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; ++v) cols[v] = ivec::first(where.n - v * ivec::lanes);

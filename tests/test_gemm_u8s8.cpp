@@ -1,9 +1,9 @@
 // INT8 GEMM and GEMV: every kernel of the tables must reproduce the reference bit for bit (the whole C
 // buffer is compared byte for byte, so the padding between n and ldc and a row past C must also be left
-// untouched), over
-// the sizes {1..33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1000} (k not a multiple of 2 or 4
-// included), ld > width, unaligned pointers, zero points 0 and non-zero, every output type, ReLU, the
-// extremes 255 x -128 and 255 x 127 that saturate vpmaddubsw, prepacked B, and 1 against 2 threads.
+// untouched), over the sizes {1..33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1000} (k not a multiple
+// of 2 or 4 included), ld > width, unaligned pointers, zero points 0 and non-zero, every output type,
+// ReLU, the extremes 255 x -128 and 255 x 127 that saturate vpmaddubsw, prepacked B, and 1 against 2
+// threads.
 #include <gtest/gtest.h>
 
 #if defined(_OPENMP)
@@ -339,6 +339,7 @@ TEST_P(GemmU8S8Packed, BitIdenticalAndRemembersItsKernel) {
     std::uint32_t seed = 9000;
     for (const int8_case& c : {int8_case{.m = 1, .n = 1, .k = 1}, int8_case{.m = 33, .n = 65, .k = 129, .trans_b = true, .a_zero_point = 3, .bias = true},
                                int8_case{.m = 64, .n = 257, .k = 1001, .a_zero_point = 255, .out = dtype::s32, .pad = 3},
+                               int8_case{.m = 37, .n = 70, .k = 64, .out = dtype::s32, .pad = 1},  // plain: stored from the registers
                                int8_case{.m = 17, .n = 100, .k = 4611, .trans_b = true, .out = dtype::s8, .zero_point = -5, .relu = true, .pad = 1},
                                int8_case{.m = 300, .n = 40, .k = 66, .a_zero_point = 100, .out = dtype::f32, .relu = true, .fill = values::max_negative},
                                int8_case{.m = 50, .n = 77, .k = 200, .a_zero_point = 7, .zero_point = 3, .relu = true, .pad = 2, .residual = int8_case::in_place}}) {

@@ -225,31 +225,28 @@ private:
                 }
             }
         }
-        // The plain int32 product (no bias, zero point or ReLU) of a tile of MR rows (or of the rows
-        // above the next smaller R: with_tile_rows) stores its sums straight from the registers.
-        // Through finish below, a tile's sums go to memory and are read back row by row, which at
-        // depth 64 took a fifth of the time (avx512vnni 3136 x 256 x 64, perf: a tile is only 16 groups
-        // of 28 vpdpbusd there). This way, avx512vnni measured 3-11 % faster on 3136 x 256 x 64,
-        // 3136 x 128 x 256, 196 x 1024 x 256, 49 x 2048 x 512 and 1024^3 (ratio to oneDNN, five
-        // alternating runs). Only that case: with the requantizing outputs inlined as well, their
-        // constants and the 28 sums do not fit the 32 registers together, GCC kept some sums on the
-        // stack through the loop, and the same shapes ran 12-32 % slower.
-        if constexpr (R == MR) {
-            const requant_params& q = p.requant;
-            if (q.out == dtype::s32 && q.bias == nullptr && p.a_zero_point == 0 && !q.relu) {  // no term from B's sums
-                typename ivec::mask cols[NV];
+        // The plain int32 product (no bias, zero point or ReLU) stores its sums straight from the
+        // registers. Through finish below, a tile's sums go to memory and are read back row by row,
+        // which at depth 64 took a fifth of the time (avx512vnni 3136 x 256 x 64, perf: a tile is only
+        // 16 groups of 28 vpdpbusd there). This way, avx512vnni measured 3-11 % faster on
+        // 3136 x 256 x 64, 3136 x 128 x 256, 196 x 1024 x 256, 49 x 2048 x 512 and 1024^3 (ratio to
+        // oneDNN, five alternating runs). Only that case: with the requantizing outputs inlined as well,
+        // their constants and the 28 sums do not fit the 32 registers together, GCC kept some sums on
+        // the stack through the loop, and the same shapes ran 12-32 % slower.
+        const requant_params& q = p.requant;
+        if (q.out == dtype::s32 && q.bias == nullptr && p.a_zero_point == 0 && !q.relu) {  // no term from B's sums
+            typename ivec::mask cols[NV];
 #pragma GCC unroll 4
-                for (int v = 0; v < NV; ++v) cols[v] = ivec::first(where.n - v * ivec::lanes);
-                std::int32_t* const c = static_cast<std::int32_t*>(p.c) + where.i * p.ldc + where.j;
-                const std::int64_t ldc = p.ldc, m = where.m;
+            for (int v = 0; v < NV; ++v) cols[v] = ivec::first(where.n - v * ivec::lanes);
+            std::int32_t* const c = static_cast<std::int32_t*>(p.c) + where.i * p.ldc + where.j;
+            const std::int64_t ldc = p.ldc, m = where.m;
 #pragma GCC unroll 16
-                for (int i = 0; i < R; ++i) {
-                    if (i >= m) break;  // R = MR serves every m above the next smaller R (with_tile_rows)
+            for (int i = 0; i < R; ++i) {
+                if (i >= m) break;  // a tile of R rows also serves every m above the next smaller R (with_tile_rows)
 #pragma GCC unroll 4
-                    for (int v = 0; v < NV; ++v) ivec::store_first(cols[v], c + i * ldc + v * ivec::lanes, acc[i][v]);
-                }
-                return;
+                for (int v = 0; v < NV; ++v) ivec::store_first(cols[v], c + i * ldc + v * ivec::lanes, acc[i][v]);
             }
+            return;
         }
         // Otherwise the epilogue gets a copy: were `acc` itself passed by reference to a function that
         // is not inlined, Clang 14 would keep all of it in memory through the loops above (a load and a

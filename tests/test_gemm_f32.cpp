@@ -43,14 +43,15 @@ std::string describe(const gemm_case& c) {
 }
 
 // Runs `run` on a random problem of shape `c` and checks every element of C against the reference
-// within the derived bound, and that the columns between n and ldc were not touched. With a
+// within the derived bound, and that the columns between n and ldc, and one row past C in the buffer,
+// were not touched (so a tile that stores a row or a column too many fails here, not only under ASan). With a
 // run_length, `run` gets A as runs of that length (gemm_f32_args::a_runs) scattered by
 // lanes::test::scatter_runs; the reference gets the rows.
 void check_gemm_f32(const gemm_case& c, const std::function<void(const gemm_f32_args&)>& run, const std::string& who,
                     std::uint32_t seed, std::int64_t run_length = 0) {
     const std::int64_t lda = (c.trans_a ? c.m : c.k) + c.pad, ldb = (c.trans_b ? c.k : c.n) + c.pad, ldc = c.n + c.pad;
     buffer<float> a(static_cast<std::size_t>((c.trans_a ? c.k : c.m) * lda)), b(static_cast<std::size_t>((c.trans_b ? c.n : c.k) * ldb));
-    buffer<float> out(static_cast<std::size_t>(c.m * ldc)), expected(out.size()), bias(static_cast<std::size_t>(c.n));
+    buffer<float> out(static_cast<std::size_t>((c.m + 1) * ldc)), expected(out.size()), bias(static_cast<std::size_t>(c.n));
     lanes::test::fill(a, lanes::test::random_floats(a.size(), seed));
     lanes::test::fill(b, lanes::test::random_floats(b.size(), seed + 1));
     lanes::test::fill(out, lanes::test::random_floats(out.size(), seed + 2));
@@ -79,10 +80,10 @@ void check_gemm_f32(const gemm_case& c, const std::function<void(const gemm_f32_
 
     auto at_a = [&](std::int64_t i, std::int64_t l) { return a[static_cast<std::size_t>(c.trans_a ? l * lda + i : i * lda + l)]; };
     auto at_b = [&](std::int64_t l, std::int64_t j) { return b[static_cast<std::size_t>(c.trans_b ? j * ldb + l : l * ldb + j)]; };
-    for (std::int64_t i = 0; i < c.m; ++i) {
+    for (std::int64_t i = 0; i <= c.m; ++i) {
         for (std::int64_t j = 0; j < ldc; ++j) {
             const std::size_t at = static_cast<std::size_t>(i * ldc + j);
-            if (j >= c.n) {
+            if (i == c.m || j >= c.n) {
                 ASSERT_EQ(out[at], c0[at]) << who << " wrote outside C at " << i << "," << j << ": " << describe(c);
                 continue;
             }

@@ -1,12 +1,17 @@
 // lanes: what this CPU and this OS let us run.
 //
-// libcpuid supplies the vendor, brand, core count, cache sizes and most feature flags. What libcpuid
-// 0.6 does not report is read here with raw CPUID and XGETBV:
+// libcpuid supplies the vendor, brand, core count and cache sizes. The instruction-set flags are read
+// here with raw CPUID, because libcpuid 0.6 does not report them all on every vendor: it has no
+// AVX-VNNI, BF16, FP16 or AMX flag at all, and on an AMD Zen 5 (EPYC Turin) it reports none of the
+// AVX-512 flags the CPU has. The bits are architectural, the same on Intel and AMD:
+//   - FMA                                                CPUID.(1,0):ECX[12]
+//   - AVX2, AVX512F, AVX512DQ, AVX512BW, AVX512VL         CPUID.(7,0):EBX[5,16,17,30,31]
+//   - AVX512-VNNI                                        CPUID.(7,0):ECX[11]
+//   - AVX512-FP16, AMX-BF16, AMX-TILE, AMX-INT8          CPUID.(7,0):EDX[23,22,24,25]
 //   - AVX-VNNI (256-bit vpdpbusd without AVX-512)       CPUID.(7,1):EAX[4]
 //   - AVX512-BF16                                        CPUID.(7,1):EAX[5]
-//   - AVX512-FP16, AMX-BF16, AMX-TILE, AMX-INT8          CPUID.(7,0):EDX[23,22,24,25]
-//   - which register state the OS saves on a context switch: XCR0 bits 1-2 (XMM/YMM),
-//     5-7 (opmask and ZMM), 17-18 (AMX tile config and tile data).
+// and XGETBV tells which register state the OS saves on a context switch: XCR0 bits 1-2 (XMM/YMM),
+// 5-7 (opmask and ZMM), 17-18 (AMX tile config and tile data).
 // A CPU flag alone is not enough: an instruction whose state the OS does not save faults (#UD).
 // On Linux, AMX tile data must also be requested per process with arch_prctl(ARCH_REQ_XCOMP_PERM);
 // sandboxes may refuse, and the refusal is recorded rather than thrown.
@@ -99,7 +104,7 @@ inline void request_amx_permission(os_state& os) {
 
 inline cpu_info detect() {
     cpu_info info;
-    // libcpuid: identity, topology, caches, and the flags it knows.
+    // libcpuid: identity, topology, caches.
     cpu_raw_data_t raw{};
     cpu_id_t id{};
     if (!cpuid_present()) {
@@ -114,17 +119,18 @@ inline cpu_info detect() {
         info.l1d_kib = id.l1_data_cache > 0 ? id.l1_data_cache : 0;
         info.l2_kib = id.l2_cache > 0 ? id.l2_cache : 0;
         info.l3_kib = id.l3_cache > 0 ? id.l3_cache : 0;
-        info.has.fma = id.flags[CPU_FEATURE_FMA3];
-        info.has.avx2 = id.flags[CPU_FEATURE_AVX2];
-        info.has.avx512f = id.flags[CPU_FEATURE_AVX512F];
-        info.has.avx512bw = id.flags[CPU_FEATURE_AVX512BW];
-        info.has.avx512dq = id.flags[CPU_FEATURE_AVX512DQ];
-        info.has.avx512vl = id.flags[CPU_FEATURE_AVX512VL];
-        info.has.avx512vnni = id.flags[CPU_FEATURE_AVX512VNNI];
     }
-    // Raw CPUID for what libcpuid 0.6 does not know.
+    // Raw CPUID for every instruction-set flag.
+    const cpuid_regs leaf1 = cpuid(1, 0);
     const cpuid_regs leaf7 = cpuid(7, 0);
     const cpuid_regs leaf7_1 = leaf7.eax >= 1 ? cpuid(7, 1) : cpuid_regs{};
+    info.has.fma = bit(leaf1.ecx, 12);
+    info.has.avx2 = bit(leaf7.ebx, 5);
+    info.has.avx512f = bit(leaf7.ebx, 16);
+    info.has.avx512dq = bit(leaf7.ebx, 17);
+    info.has.avx512bw = bit(leaf7.ebx, 30);
+    info.has.avx512vl = bit(leaf7.ebx, 31);
+    info.has.avx512vnni = bit(leaf7.ecx, 11);
     info.has.avxvnni = bit(leaf7_1.eax, 4);
     info.has.avx512bf16 = bit(leaf7_1.eax, 5);
     info.has.amx_bf16 = bit(leaf7.edx, 22);

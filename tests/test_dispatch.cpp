@@ -5,7 +5,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../lanes.hpp"
@@ -37,6 +39,36 @@ TEST(Isa, UsabilityFollowsCpuAndOsState) {
     fake.os.tiles = true;
     fake.os.amx_permission_error = "refused";
     EXPECT_NE(why_unusable(isa::amx, fake).find("refused"), std::string::npos);
+}
+
+// The Linux kernel reads the same CPUID bits and lists in /proc/cpuinfo the features it found (and
+// clears those whose register state it does not enable). Every feature it lists must be one detection
+// found too; the reverse need not hold (an older kernel may not know a newer flag's name). This catches
+// a detection that trusts a library that misses flags on some vendor: libcpuid 0.6 reports no AVX-512
+// flag on an AMD Zen 5.
+TEST(Isa, DetectionFindsEveryFeatureTheLinuxKernelLists) {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    if (!cpuinfo) GTEST_SKIP() << "no /proc/cpuinfo to compare with (not Linux)";
+    std::string line, listed;
+    while (std::getline(cpuinfo, line)) {
+        if (line.rfind("flags", 0) == 0) {
+            listed = " " + line.substr(line.find(':') + 1) + " ";
+            break;
+        }
+    }
+    if (listed.empty()) GTEST_SKIP() << "/proc/cpuinfo has no flags line (not x86)";
+    const cpu_features& has = cpu().has;
+    const std::pair<const char*, bool> features[] = {
+        {"fma", has.fma},           {"avx2", has.avx2},           {"avx512f", has.avx512f},
+        {"avx512bw", has.avx512bw}, {"avx512dq", has.avx512dq},   {"avx512vl", has.avx512vl},
+        {"avx512_vnni", has.avx512vnni}, {"avx_vnni", has.avxvnni}, {"avx512_bf16", has.avx512bf16},
+        {"avx512_fp16", has.avx512fp16}, {"amx_tile", has.amx_tile}, {"amx_int8", has.amx_int8},
+        {"amx_bf16", has.amx_bf16},
+    };
+    for (const auto& [name, detected] : features) {
+        if (listed.find(std::string(" ") + name + " ") != std::string::npos)
+            EXPECT_TRUE(detected) << "the kernel lists " << name << " in /proc/cpuinfo, detection did not find it";
+    }
 }
 
 TEST(Isa, SetCapRejectsUnusableLevelsAndBoundsDispatch) {

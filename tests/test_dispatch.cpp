@@ -66,8 +66,9 @@ TEST(Isa, DetectionFindsEveryFeatureTheLinuxKernelLists) {
         {"amx_bf16", has.amx_bf16},
     };
     for (const auto& [name, detected] : features) {
-        if (listed.find(std::string(" ") + name + " ") != std::string::npos)
+        if (listed.find(std::string(" ") + name + " ") != std::string::npos) {
             EXPECT_TRUE(detected) << "the kernel lists " << name << " in /proc/cpuinfo, detection did not find it";
+        }
     }
 }
 

@@ -79,10 +79,10 @@ inline cpuid_regs cpuid(unsigned leaf, unsigned subleaf) {
 
 inline bool bit(unsigned value, int index) { return ((value >> index) & 1u) != 0; }
 
-// XGETBV(0) reads XCR0. Only valid when CPUID.1:ECX.OSXSAVE[27] is set. Inline assembly keeps
-// this function free of any -mxsave target requirement.
-inline std::uint64_t read_xcr0() {
-    if (!bit(cpuid(1, 0).ecx, 27)) return 0;
+// XGETBV(0) reads XCR0. Only valid when CPUID.1:ECX.OSXSAVE[27] is set (`leaf1` is CPUID.(1,0)).
+// Inline assembly keeps this function free of any -mxsave target requirement.
+inline std::uint64_t read_xcr0(const cpuid_regs& leaf1) {
+    if (!bit(leaf1.ecx, 27)) return 0;
     unsigned eax = 0, edx = 0;
     __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
     return (static_cast<std::uint64_t>(edx) << 32) | eax;
@@ -139,7 +139,7 @@ inline cpu_info detect() {
     info.has.amx_int8 = bit(leaf7.edx, 25);
 
     // The OS side: which register files are saved across context switches.
-    const std::uint64_t xcr0 = read_xcr0();
+    const std::uint64_t xcr0 = read_xcr0(leaf1);
     info.os.ymm = (xcr0 & 0x6) == 0x6;
     info.os.zmm = info.os.ymm && (xcr0 & 0xe0) == 0xe0;
     info.os.tiles = (xcr0 & 0x60000) == 0x60000;

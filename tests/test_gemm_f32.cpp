@@ -44,8 +44,8 @@ std::string describe(const gemm_case& c) {
 
 // Runs `run` on a random problem of shape `c` and checks every element of C against the reference
 // within the derived bound, and that the columns between n and ldc, and one row past C in the buffer,
-// were not touched (so a tile that stores a row or a column too many fails here, not only under ASan). With a
-// run_length, `run` gets A as runs of that length (gemm_f32_args::a_runs) scattered by
+// were not touched (so a tile that stores a row or a column too many fails here, not only under
+// ASan). With a run_length, `run` gets A as runs of that length (gemm_f32_args::a_runs) scattered by
 // lanes::test::scatter_runs; the reference gets the rows.
 void check_gemm_f32(const gemm_case& c, const std::function<void(const gemm_f32_args&)>& run, const std::string& who,
                     std::uint32_t seed, std::int64_t run_length = 0) {

@@ -17,6 +17,14 @@
 // Needs: <immintrin.h>, <algorithm>, <cstdint>, <cstring>, <type_traits>, kernels/gemm.hpp, kernels/gemm_driver.hpp and
 // reference/requant.hpp, included before the target region begins.
 
+// Whether the ISA's ivec interleaves 4 rows x (4 x lanes) columns of a row-major B in one call (the
+// vpdpbusd levels; pack_b below). A concept and a function template, so that the call is compiled only
+// for an ISA that has it.
+template <class V>
+concept interleaves_b_rows = requires(const std::int8_t* row, typename V::reg (&out)[4]) { V::interleave_b(row, 0, out); };
+template <class V>
+void interleave_b(const std::int8_t* row, std::int64_t stride, typename V::reg (&out)[4]) { V::interleave_b(row, stride, out); }
+
 // ---- The microkernel: an MR x (NV * lanes) tile of int32 accumulators in MR * NV registers --------------
 //
 // Packed layouts (G = k_group, groups = ceil(kc / G), padding is zero):
@@ -109,7 +117,8 @@ struct gemm_u8s8_kernel {
 
     // op(B)'s depth [p0, p0 + kc) x columns [j0, j0 + nc) into NR-column panels (s8 kept or widened).
     // Whole groups of 16 columns of a row-major B are interleaved with SSE unpacks (G rows of 16 bytes
-    // become 16 groups of G), the depth outside the columns, so that each row of B is read once across
+    // become 16 groups of G), and at the vpdpbusd levels 4 x lanes columns at a time on the full width
+    // (ivec::interleave_b), the depth outside the columns, so that each row of B is read once across
     // all the panels of the call (gemm_driver.hpp, panels_packed_together). A transposed B already
     // holds each column's group contiguously. The rest (a transposed B, partial groups and columns) goes
     // panel by panel, element by element, zero-padded.
@@ -120,11 +129,17 @@ struct gemm_u8s8_kernel {
         const std::int64_t vector_cols = p.trans_b ? 0 : nc / 16 * 16;
         for (std::int64_t g = 0; g < full; ++g) {
             const std::int8_t* row = p.b + (p0 + g * k_group) * p.ldb + j0;
-            b_type* out = dst + g * nr * k_group;
-            for (std::int64_t s = 0; s < vector_cols; s += nr, out += panel_size) {
-                const std::int64_t width = std::min<std::int64_t>(nr, vector_cols - s);
-                for (std::int64_t j = 0; j < width; j += 16) interleave16(row + s + j, p.ldb, out + j * k_group);
-            }
+            b_type* const out = dst + g * nr * k_group;
+            auto group_of = [&](std::int64_t column) { return out + column / nr * panel_size + column % nr * k_group; };
+            std::int64_t c = 0;
+            if constexpr (interleaves_b_rows<ivec>)
+                for (; c + 4 * ivec::lanes <= vector_cols; c += 4 * ivec::lanes) {
+                    typename ivec::reg groups[4];
+                    interleave_b<ivec>(row + c, p.ldb, groups);
+#pragma GCC unroll 4
+                    for (int q = 0; q < 4; ++q) std::memcpy(group_of(c + q * ivec::lanes), &groups[q], sizeof groups[q]);
+                }
+            for (; c < vector_cols; c += 16) interleave16(row + c, p.ldb, group_of(c));
         }
         for (std::int64_t s = 0; s < nc; s += nr, dst += panel_size) {
             const std::int64_t cols = std::min<std::int64_t>(nr, nc - s);

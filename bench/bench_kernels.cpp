@@ -1,6 +1,7 @@
 // lanes kernel benchmarks for the operations without a binary of their own (FP32 GEMM and GEMV are in
 // bench_gemm_f32.cpp). Every kernel of the table that can run here is registered under op/isa/shape,
-// so a new kernel added to a table is benchmarked with no change here.
+// so a new kernel added to a table is benchmarked with no change here. pack_b_u8s8/... times packing an
+// INT8 B on its own (register_pack_b_u8s8 below).
 //
 // Counters: GFLOP/s (GOP/s for INT8) and pct_peak, the share of this core's measured peak for the
 // instruction family that kernel's level uses (kernels/peak.hpp).
@@ -12,10 +13,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../lanes.hpp"
+
+#if LANES_X86
+#include <immintrin.h>
+#endif
 
 namespace {
 
@@ -69,6 +76,74 @@ void register_gemm_u8s8() {
     }
 }
 
+#if LANES_X86
+// Packing an INT8 B for the vpdpbusd microkernels, in the order the driver uses when A is one block of
+// rows (the M = 49 layers): one 64-byte line of each row of B at a time, the panels it covers
+// (panels_packed_together), every row of B visited once per line. Four ways over the same B, GB/s of
+// B read, B staying in this core's caches between iterations as in the GEMM benchmarks:
+//   lines       Micro::pack_b, line by line of B (the driver's order)
+//   lines_read  the same reads, a line of each row, without the interleave (their memory cost)
+//   rows_read   B read in row order, line after line (what a core reads when the order suits the prefetchers)
+//   from_copy   Micro::pack_b of a k x 64 copy of one line's column of B, in L1/L2 (its arithmetic cost)
+// docs/gemm_u8s8.md ("What packing B first costs") quotes these figures.
+constexpr std::int64_t line = 64;  // bytes of a row of B that one pack_b call covers
+
+// Reads `count` 64-byte lines `stride` bytes apart, two ymm loads each into two independent xor chains,
+// so that only the memory bounds it (every CPU with VNNI has AVX2).
+__attribute__((target("avx2"))) std::uint64_t read_lines(const std::int8_t* p, std::int64_t count, std::int64_t stride) {
+    __m256i x0 = _mm256_setzero_si256(), x1 = _mm256_setzero_si256();
+    for (std::int64_t i = 0; i < count; ++i, p += stride) {
+        x0 = _mm256_xor_si256(x0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+        x1 = _mm256_xor_si256(x1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)));
+    }
+    return static_cast<std::uint64_t>(_mm256_extract_epi64(_mm256_xor_si256(x0, x1), 0));
+}
+
+template <class Micro>
+void register_pack_b_u8s8(isa level) {
+    if (!lanes::usable(level)) return;
+    using b_type = typename Micro::b_type;
+    struct b_shape {
+        std::int64_t k, n;
+        const char* layer;
+    };
+    for (const b_shape s : {b_shape{512, 2048, "resnet50.layer4.1x1b"}, b_shape{1024, 2048, "resnet50.layer4.down"},
+                            b_shape{2048, 512, "resnet50.layer4.1x1c"}, b_shape{4608, 512, "resnet50.layer4.3x3"}}) {
+        for (const char* mode : {"lines", "lines_read", "rows_read", "from_copy"}) {
+            const std::string name = std::string("pack_b_u8s8/") + lanes::isa_name(level) + "/" + std::to_string(s.k) + "x" +
+                                     std::to_string(s.n) + "/" + s.layer + "/" + mode;
+            benchmark::RegisterBenchmark(name.c_str(), [s, mode](benchmark::State& state) {
+                std::vector<std::int8_t> b(static_cast<std::size_t>(s.k * s.n)), copy(static_cast<std::size_t>(s.k * line));
+                for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::int8_t>(i * 7);
+                std::vector<b_type> packed(static_cast<std::size_t>(s.k + 4) * line);
+                lanes::gemm_u8s8_args p;
+                p.m = 49;
+                p.n = s.n;
+                p.k = s.k;
+                p.b = b.data();
+                p.ldb = s.n;
+                lanes::gemm_u8s8_args from_copy = p;
+                from_copy.b = copy.data();
+                from_copy.ldb = line;
+                const std::string_view m = mode;
+                std::uint64_t sink = 0;
+                const double seconds = timed_loop(state, [&] {
+                    for (std::int64_t j = 0; j < s.n; j += line) {
+                        if (m == "lines") Micro::pack_b(p, 0, j, s.k, line, packed.data());
+                        else if (m == "from_copy") Micro::pack_b(from_copy, 0, 0, s.k, line, packed.data());
+                        else if (m == "lines_read") sink ^= read_lines(b.data() + j, s.k, s.n);
+                    }
+                    if (m == "rows_read") sink ^= read_lines(b.data(), s.k * s.n / line, line);
+                    benchmark::DoNotOptimize(sink);
+                    benchmark::DoNotOptimize(packed.data());
+                });
+                state.counters["GB/s"] = static_cast<double>(s.k * s.n) / seconds / 1e9;
+            })->Unit(benchmark::kMicrosecond);
+        }
+    }
+}
+#endif
+
 void add_peak_context() {
     const lanes::peak_report& r = lanes::machine_peaks();
     benchmark::AddCustomContext("lanes clock (GHz)", std::to_string(r.clock_hz / 1e9));
@@ -84,6 +159,10 @@ int main(int argc, char** argv) {
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     add_peak_context();
     register_gemm_u8s8();
+#if LANES_X86
+    register_pack_b_u8s8<lanes::vnni::gemm_u8s8_14x32>(isa::avx512vnni);
+    register_pack_b_u8s8<lanes::avxvnni::gemm_u8s8_6x16>(isa::avxvnni);
+#endif
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

@@ -13,9 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "../lanes.hpp"
@@ -86,7 +84,7 @@ void register_gemm_u8s8() {
 //   rows_read   B read in row order, line after line (what a core reads when the order suits the prefetchers)
 //   from_copy   Micro::pack_b of a k x 64 copy of one line's column of B, in L1/L2 (its arithmetic cost)
 // docs/gemm_u8s8.md ("What packing B first costs") quotes these figures.
-constexpr std::int64_t line = 64;  // bytes of a row of B that one pack_b call covers
+enum class pack_b_mode { lines, lines_read, rows_read, from_copy };
 
 // Reads `count` 64-byte lines `stride` bytes apart, two ymm loads each into two independent xor chains,
 // so that only the memory bounds it (every CPU with VNNI has AVX2).
@@ -103,21 +101,24 @@ template <class Micro>
 void register_pack_b_u8s8(isa level) {
     if (!lanes::usable(level)) return;
     using b_type = typename Micro::b_type;
+    // The columns (bytes of a row of s8 B) one pack_b call of the driver covers: one 64-byte line.
+    constexpr std::int64_t line = lanes::panels_packed_together<Micro>() * Micro::nr;
+    static_assert(line == 64, "read_lines reads 64-byte lines");
     struct b_shape {
         std::int64_t k, n;
         const char* layer;
     };
     for (const b_shape s : {b_shape{512, 2048, "resnet50.layer4.1x1b"}, b_shape{1024, 2048, "resnet50.layer4.down"},
                             b_shape{2048, 512, "resnet50.layer4.1x1c"}, b_shape{4608, 512, "resnet50.layer4.3x3"}}) {
-        for (const char* mode : {"lines", "lines_read", "rows_read", "from_copy"}) {
+        for (const pack_b_mode mode : {pack_b_mode::lines, pack_b_mode::lines_read, pack_b_mode::rows_read, pack_b_mode::from_copy}) {
+            const char* const mode_names[] = {"lines", "lines_read", "rows_read", "from_copy"};
             const std::string name = std::string("pack_b_u8s8/") + lanes::isa_name(level) + "/" + std::to_string(s.k) + "x" +
-                                     std::to_string(s.n) + "/" + s.layer + "/" + mode;
+                                     std::to_string(s.n) + "/" + s.layer + "/" + mode_names[static_cast<int>(mode)];
             benchmark::RegisterBenchmark(name.c_str(), [s, mode](benchmark::State& state) {
                 std::vector<std::int8_t> b(static_cast<std::size_t>(s.k * s.n)), copy(static_cast<std::size_t>(s.k * line));
                 for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::int8_t>(i * 7);
                 std::vector<b_type> packed(static_cast<std::size_t>(s.k + 4) * line);
                 lanes::gemm_u8s8_args p;
-                p.m = 49;
                 p.n = s.n;
                 p.k = s.k;
                 p.b = b.data();
@@ -125,15 +126,15 @@ void register_pack_b_u8s8(isa level) {
                 lanes::gemm_u8s8_args from_copy = p;
                 from_copy.b = copy.data();
                 from_copy.ldb = line;
-                const std::string_view m = mode;
                 std::uint64_t sink = 0;
                 const double seconds = timed_loop(state, [&] {
-                    for (std::int64_t j = 0; j < s.n; j += line) {
-                        if (m == "lines") Micro::pack_b(p, 0, j, s.k, line, packed.data());
-                        else if (m == "from_copy") Micro::pack_b(from_copy, 0, 0, s.k, line, packed.data());
-                        else if (m == "lines_read") sink ^= read_lines(b.data() + j, s.k, s.n);
-                    }
-                    if (m == "rows_read") sink ^= read_lines(b.data(), s.k * s.n / line, line);
+                    if (mode == pack_b_mode::rows_read) sink ^= read_lines(b.data(), s.k * s.n / line, line);
+                    else
+                        for (std::int64_t j = 0; j < s.n; j += line) {
+                            if (mode == pack_b_mode::lines) Micro::pack_b(p, 0, j, s.k, line, packed.data());
+                            else if (mode == pack_b_mode::from_copy) Micro::pack_b(from_copy, 0, 0, s.k, line, packed.data());
+                            else sink ^= read_lines(b.data() + j, s.k, s.n);
+                        }
                     benchmark::DoNotOptimize(sink);
                     benchmark::DoNotOptimize(packed.data());
                 });

@@ -76,24 +76,28 @@ void register_gemm_u8s8() {
 
 #if LANES_X86
 // Packing an INT8 B for the vpdpbusd microkernels, in the order the driver uses when A is one block of
-// rows (the M = 49 layers): one 64-byte line of each row of B at a time, the panels it covers
-// (panels_packed_together), every row of B visited once per line. Four ways over the same B, GB/s of
-// B read, B staying in this core's caches between iterations as in the GEMM benchmarks:
-//   lines       Micro::pack_b, line by line of B (the driver's order)
-//   lines_read  the same reads, a line of each row, without the interleave (their memory cost)
+// rows (the M = 49 layers): 128 bytes of each row of B per pack_b call, the panels they cover
+// (panels_packed_together with per_panel), every row of B visited once per call. Five ways over the same
+// B, GB/s of B read, B staying in this core's caches between iterations as in the GEMM benchmarks:
+//   lines       Micro::pack_b, 128 columns of B per call (the driver's order)
+//   one_line    Micro::pack_b, 64 columns per call (the driver's order before 2026-12-06)
+//   lines_read  the reads of `lines`, 128 bytes of each row, without the interleave (their memory cost)
 //   rows_read   B read in row order, line after line (what a core reads when the order suits the prefetchers)
-//   from_copy   Micro::pack_b of a k x 64 copy of one line's column of B, in L1/L2 (its arithmetic cost)
+//   from_copy   Micro::pack_b of a k x 128 copy of one call's columns of B, in L1/L2 (its arithmetic cost)
 // docs/gemm_u8s8.md ("What packing B first costs") quotes these figures.
-enum class pack_b_mode { lines, lines_read, rows_read, from_copy };
+enum class pack_b_mode { lines, one_line, lines_read, rows_read, from_copy };
 
-// Reads `count` 64-byte lines `stride` bytes apart, two ymm loads each into two independent xor chains,
-// so that only the memory bounds it (every CPU with VNNI has AVX2).
-__attribute__((target("avx2"))) std::uint64_t read_lines(const std::int8_t* p, std::int64_t count, std::int64_t stride) {
+// Reads the first `width` bytes (a multiple of 64) of `count` rows `stride` bytes apart, two ymm loads
+// per 64-byte line into two independent xor chains, so that only the memory bounds it (every CPU with
+// VNNI has AVX2).
+__attribute__((target("avx2"))) std::uint64_t read_lines(const std::int8_t* p, std::int64_t count, std::int64_t stride,
+                                                         std::int64_t width) {
     __m256i x0 = _mm256_setzero_si256(), x1 = _mm256_setzero_si256();
-    for (std::int64_t i = 0; i < count; ++i, p += stride) {
-        x0 = _mm256_xor_si256(x0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-        x1 = _mm256_xor_si256(x1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)));
-    }
+    for (std::int64_t i = 0; i < count; ++i, p += stride)
+        for (std::int64_t at = 0; at < width; at += 64) {
+            x0 = _mm256_xor_si256(x0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + at)));
+            x1 = _mm256_xor_si256(x1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + at + 32)));
+        }
     return static_cast<std::uint64_t>(_mm256_extract_epi64(_mm256_xor_si256(x0, x1), 0));
 }
 
@@ -101,23 +105,24 @@ template <class Micro>
 void register_pack_b_u8s8(isa level) {
     if (!lanes::usable(level)) return;
     using b_type = typename Micro::b_type;
-    // The columns (bytes of a row of s8 B) one pack_b call of the driver covers: one 64-byte line.
-    constexpr std::int64_t line = lanes::panels_packed_together<Micro>() * Micro::nr;
-    static_assert(line == 64, "read_lines reads 64-byte lines");
+    // The columns (bytes of a row of s8 B) one pack_b call of the driver covers, and one line of them.
+    constexpr std::int64_t width = lanes::panels_packed_together<Micro>(true) * Micro::nr, line = 64;
+    static_assert(width % line == 0, "read_lines reads whole 64-byte lines");
     struct b_shape {
         std::int64_t k, n;
         const char* layer;
     };
     for (const b_shape s : {b_shape{512, 2048, "resnet50.layer4.1x1b"}, b_shape{1024, 2048, "resnet50.layer4.down"},
                             b_shape{2048, 512, "resnet50.layer4.1x1c"}, b_shape{4608, 512, "resnet50.layer4.3x3"}}) {
-        for (const pack_b_mode mode : {pack_b_mode::lines, pack_b_mode::lines_read, pack_b_mode::rows_read, pack_b_mode::from_copy}) {
-            const char* const mode_names[] = {"lines", "lines_read", "rows_read", "from_copy"};
+        for (const pack_b_mode mode :
+             {pack_b_mode::lines, pack_b_mode::one_line, pack_b_mode::lines_read, pack_b_mode::rows_read, pack_b_mode::from_copy}) {
+            const char* const mode_names[] = {"lines", "one_line", "lines_read", "rows_read", "from_copy"};
             const std::string name = std::string("pack_b_u8s8/") + lanes::isa_name(level) + "/" + std::to_string(s.k) + "x" +
                                      std::to_string(s.n) + "/" + s.layer + "/" + mode_names[static_cast<int>(mode)];
             benchmark::RegisterBenchmark(name.c_str(), [s, mode](benchmark::State& state) {
-                std::vector<std::int8_t> b(static_cast<std::size_t>(s.k * s.n)), copy(static_cast<std::size_t>(s.k * line));
+                std::vector<std::int8_t> b(static_cast<std::size_t>(s.k * s.n)), copy(static_cast<std::size_t>(s.k * width));
                 for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::int8_t>(i * 7);
-                std::vector<b_type> packed(static_cast<std::size_t>(s.k + 4) * line);
+                std::vector<b_type> packed(static_cast<std::size_t>(s.k + 4) * width);
                 lanes::gemm_u8s8_args p;
                 p.n = s.n;
                 p.k = s.k;
@@ -125,15 +130,16 @@ void register_pack_b_u8s8(isa level) {
                 p.ldb = s.n;
                 lanes::gemm_u8s8_args from_copy = p;
                 from_copy.b = copy.data();
-                from_copy.ldb = line;
+                from_copy.ldb = width;
+                const std::int64_t step = mode == pack_b_mode::one_line ? line : width;
                 std::uint64_t sink = 0;
                 const double seconds = timed_loop(state, [&] {
-                    if (mode == pack_b_mode::rows_read) sink ^= read_lines(b.data(), s.k * s.n / line, line);
+                    if (mode == pack_b_mode::rows_read) sink ^= read_lines(b.data(), s.k * s.n / line, line, line);
                     else
-                        for (std::int64_t j = 0; j < s.n; j += line) {
-                            if (mode == pack_b_mode::lines) Micro::pack_b(p, 0, j, s.k, line, packed.data());
-                            else if (mode == pack_b_mode::from_copy) Micro::pack_b(from_copy, 0, 0, s.k, line, packed.data());
-                            else sink ^= read_lines(b.data() + j, s.k, s.n);
+                        for (std::int64_t j = 0; j < s.n; j += step) {
+                            if (mode == pack_b_mode::lines || mode == pack_b_mode::one_line) Micro::pack_b(p, 0, j, s.k, step, packed.data());
+                            else if (mode == pack_b_mode::from_copy) Micro::pack_b(from_copy, 0, 0, s.k, width, packed.data());
+                            else sink ^= read_lines(b.data() + j, s.k, s.n, width);
                         }
                     benchmark::DoNotOptimize(sink);
                     benchmark::DoNotOptimize(packed.data());

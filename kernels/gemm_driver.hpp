@@ -341,10 +341,23 @@ inline bool pack_b_per_panel(std::int64_t row_blocks) {
 // packing it took 46 % of the time: avx512vnni 266-282 -> 371-378 GOP/s, avxvnni 182 -> 263; on
 // 49 x 2048 x 1024 (2 MB of B) avx512vnni 349-360 -> 411-427, avxvnni 198-234 -> 302. Shapes whose B
 // stays in L2 (49 x 2048 x 512) measured the same either way.
+//
+// When B is packed panel by panel (pack_b_per_panel: A is one block of rows, every panel of B is packed
+// just before its tiles) into s8 panels (the vpdpbusd levels), each call reads two lines of every row of
+// B, an aligned 128-byte pair, rather than one: B's rows are 512 B to 2 KB apart and each is visited
+// once per call, so a single line per row leaves every row a lone miss. Measured on Zen 5, six
+// alternating rounds against one line, GOP/s: avx512vnni 49 x 2048 x 1024 581-595 -> 624-647,
+// 49 x 2048 x 512 572-588 -> 632-645, 49 x 512 x 2048 626-674 -> 652-715, 49 x 512 x 4608 the same;
+// avxvnni +2 % on 49 x 2048 x 1024, the same elsewhere. Four or eight lines measured slower than two
+// (their packed panels no longer stay in L1/L2 for the tiles), and so did two lines for the widening
+// AVX-512BW level, whose panels hold twice the bytes they read (49 x 2048 x 1024 276-288 -> 261-272);
+// docs/gemm_u8s8.md.
 template <class Micro>
-constexpr std::int64_t panels_packed_together() {
+constexpr std::int64_t panels_packed_together(bool per_panel = false) {
     constexpr std::int64_t row_bytes = Micro::nr * static_cast<std::int64_t>(sizeof(*typename Micro::args_type{}.b));
-    return row_bytes >= 64 ? 1 : 64 / row_bytes;
+    if (row_bytes >= 64) return 1;
+    const bool pairs_of_lines = per_panel && sizeof(typename Micro::b_type) == 1;
+    return (pairs_of_lines ? 128 : 64) / row_bytes;
 }
 
 // The order of the two innermost loops. Normally the panel of B is the outer one (jr, then ir): the
@@ -442,7 +455,7 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
     // A panel packed just before its tiles is read from L1 by each of them (the block-size rule above).
     const std::int64_t KC = per_panel_b && blocks.kc_in_l1 > 0 ? std::min(blocks.kc, blocks.kc_in_l1) : blocks.kc;
     const std::int64_t KC_padded = round_up(std::min(KC, p.k), G);
-    constexpr std::int64_t PB = panels_packed_together<Micro>();  // panels of B packed in one go
+    const std::int64_t PB = panels_packed_together<Micro>(per_panel_b);  // panels of B packed in one go
     const int threads = gemm_threads(p.m, p.n, p.k);
     const auto state = Micro::prepare(p, prepacked);
     const std::int64_t tiles = (p.m + MR - 1) / MR;

@@ -348,10 +348,10 @@ inline bool pack_b_per_panel(std::int64_t row_blocks) {
 // once per call, so a single line per row leaves every row a lone miss. Measured on Zen 5, six
 // alternating rounds against one line, GOP/s: avx512vnni 49 x 2048 x 1024 581-595 -> 624-647,
 // 49 x 2048 x 512 572-588 -> 632-645, 49 x 512 x 2048 626-674 -> 652-715, 49 x 512 x 4608 the same;
-// avxvnni +2 % on 49 x 2048 x 1024, the same elsewhere. Four or eight lines measured slower than two
-// (their packed panels no longer stay in L1/L2 for the tiles), and so did two lines for the widening
-// AVX-512BW level, whose panels hold twice the bytes they read (49 x 2048 x 1024 276-288 -> 261-272);
-// docs/gemm_u8s8.md.
+// avxvnni +2 % on 49 x 2048 x 1024, the same elsewhere. Four lines measured no better than two and
+// eight slower than one (likely because the panels packed ahead of their tiles no longer stay in L1 or
+// L2), and two lines slowed the widening AVX-512BW level, whose s16 panels hold twice the bytes they
+// read (49 x 2048 x 1024 276-288 -> 261-272 GOP/s); docs/gemm_u8s8.md.
 template <class Micro>
 constexpr std::int64_t panels_packed_together(bool per_panel = false) {
     constexpr std::int64_t row_bytes = Micro::nr * static_cast<std::int64_t>(sizeof(*typename Micro::args_type{}.b));

@@ -80,7 +80,7 @@ void register_gemm_u8s8() {
 // (panels_packed_together with per_panel), every row of B visited once per call. Five ways over the same
 // B, GB/s of B read, B staying in this core's caches between iterations as in the GEMM benchmarks:
 //   lines       Micro::pack_b, 128 columns of B per call (the driver's order)
-//   one_line    Micro::pack_b, 64 columns per call (the driver's order before 2026-12-06)
+//   one_line    Micro::pack_b, 64 columns per call (the driver's order until 2026-12-06)
 //   lines_read  the reads of `lines`, 128 bytes of each row, without the interleave (their memory cost)
 //   rows_read   B read in row order, line after line (what a core reads when the order suits the prefetchers)
 //   from_copy   Micro::pack_b of a k x 128 copy of one call's columns of B, in L1/L2 (its arithmetic cost)

@@ -123,17 +123,27 @@ inline std::int32_t madd16_peak_loop(std::int64_t iterations, std::int32_t seed)
     return _mm_cvtsi128_si32(_mm256_castsi256_si128(sum));
 }
 
-// Streams `count` floats (count a multiple of 32) with four independent vaddps chains.
-inline float read_peak_loop(const float* data, std::int64_t count) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    for (std::int64_t i = 0; i < count; i += 32) {
-        s0 = _mm256_add_ps(s0, _mm256_loadu_ps(data + i));
-        s1 = _mm256_add_ps(s1, _mm256_loadu_ps(data + i + 8));
-        s2 = _mm256_add_ps(s2, _mm256_loadu_ps(data + i + 16));
-        s3 = _mm256_add_ps(s3, _mm256_loadu_ps(data + i + 24));
+// avx512::read_loop on ymm: the sum of `bytes` bytes, 128 per iteration in four vpsadbw chains.
+inline std::uint64_t read_loop(const std::uint8_t* data, std::int64_t bytes) {
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+    auto add = [&](__m256i sum, std::int64_t at) {
+        return _mm256_add_epi64(sum, _mm256_sad_epu8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + at)), zero));
+    };
+    std::int64_t i = 0;
+    for (; i + 128 <= bytes; i += 128) {
+        s0 = add(s0, i);
+        s1 = add(s1, i + 32);
+        s2 = add(s2, i + 64);
+        s3 = add(s3, i + 96);
     }
-    const __m256 sum = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-    return _mm_cvtss_f32(_mm256_castps256_ps128(sum));
+    for (; i + 32 <= bytes; i += 32) s0 = add(s0, i);
+    std::uint64_t lanes[4];
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3)));
+    std::uint64_t sum = 0;
+    for (const std::uint64_t lane : lanes) sum += lane;
+    for (; i < bytes; ++i) sum += data[i];
+    return sum;
 }
 
 }  // namespace lanes::avx2

@@ -113,16 +113,27 @@ inline std::int32_t madd16_peak_loop(std::int64_t iterations, std::int32_t seed)
     return lanes[0];
 }
 
-// Streams `count` floats (count a multiple of 64) with four independent vaddps chains.
-inline float read_peak_loop(const float* data, std::int64_t count) {
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    for (std::int64_t i = 0; i < count; i += 64) {
-        s0 = _mm512_add_ps(s0, _mm512_loadu_ps(data + i));
-        s1 = _mm512_add_ps(s1, _mm512_loadu_ps(data + i + 16));
-        s2 = _mm512_add_ps(s2, _mm512_loadu_ps(data + i + 32));
-        s3 = _mm512_add_ps(s3, _mm512_loadu_ps(data + i + 48));
+// Reads `bytes` bytes once, in order, and returns their sum: vpsadbw against zero adds each 8 bytes
+// of a load into a 64-bit lane, 256 bytes per iteration in four independent chains, then whole
+// vectors, then single bytes. Two operations per 64 bytes, far below what memory delivers.
+inline std::uint64_t read_loop(const std::uint8_t* data, std::int64_t bytes) {
+    const __m512i zero = _mm512_setzero_si512();
+    __m512i s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+    auto add = [&](__m512i sum, std::int64_t at) { return _mm512_add_epi64(sum, _mm512_sad_epu8(_mm512_loadu_si512(data + at), zero)); };
+    std::int64_t i = 0;
+    for (; i + 256 <= bytes; i += 256) {
+        s0 = add(s0, i);
+        s1 = add(s1, i + 64);
+        s2 = add(s2, i + 128);
+        s3 = add(s3, i + 192);
     }
-    return _mm512_cvtss_f32(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    for (; i + 64 <= bytes; i += 64) s0 = add(s0, i);
+    std::uint64_t lanes[8];
+    _mm512_storeu_si512(lanes, _mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3)));
+    std::uint64_t sum = 0;
+    for (const std::uint64_t lane : lanes) sum += lane;
+    for (; i < bytes; ++i) sum += data[i];
+    return sum;
 }
 
 }  // namespace lanes::avx512

@@ -4,7 +4,8 @@
 // picks under that cap), "packed" (ours with B prepacked, the network's case), "onednn" (dnnl_sgemm)
 // or "openblas" (cblas_sgemm); shape is MxNxK with a tag (resnet50.layer3.3x3, alexnet.fc6, ...).
 // gemv_f32/... are the fully connected layers at batch 1 (y = W x, W in PyTorch's [out][in] order;
-// the peers get the same product as an M = 1 sgemm with B transposed).
+// the peers get the same product as an M = 1 sgemm with B transposed), and gemv_f32/read/... reads W
+// alone, once, in order (bench/common.hpp, register_read).
 //
 // Counters: GFLOP/s, pct_peak (share of this core's measured FMA peak for the contender's ISA; the
 // peers are held to the AVX-512 peak), GB/s and pct_read_bw for GEMV, and on every peer `ratio` =
@@ -137,6 +138,8 @@ void register_gemv() {
         for (const auto& peer : peers())
             register_pair("gemv_f32/" + peer.first + "/" + label, [w, run = peer.second] { run(w->gemv_as_gemm()); },
                           [w, best] { lanes::kernels::gemv_f32.run_at(best, w->gemv()); }, flops, bytes, fma_peak(isa::avx512));
+        register_read("gemv_f32/read/" + label, [w] { return w->gemv().a; }, bytes,
+                      [w, best] { lanes::kernels::gemv_f32.run_at(best, w->gemv()); });
     }
 }
 

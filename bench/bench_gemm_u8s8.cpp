@@ -5,7 +5,8 @@
 // "onednn@<level>" (oneDNN capped to the ISA matching our level) / "onednn" (uncapped). Shapes are the
 // FP32 benchmark's (bench/common.hpp). gemv_u8s8/... are the fully connected layers at batch 1
 // (y = W x, W in PyTorch's [out][in] order), and gemv_u8s8/f32_vs/<level>/... times the FP32 GEMV of
-// the same layer against ours, so its ratio is the INT8 speed-up over FP32.
+// the same layer against ours, so its ratio is the INT8 speed-up over FP32; gemv_u8s8/read/... reads W
+// alone, once, in order (bench/common.hpp, register_read).
 //
 // Both compute C = (A - za) * B into int32 (our requant.out = s32, oneDNN's offsetc 'F' with co = 0),
 // single-threaded. oneDNN's ISA can be capped only once per process, so a capped comparison is one
@@ -19,7 +20,7 @@
 // AVX512_CORE_VNNI). Counters: GOP/s (a multiply-add is 2 ops), pct_peak (of the measured peak of the
 // instruction the level's kernels use, kernels/peak.hpp), GB/s and pct_read_bw for GEMV, ratio =
 // peer time / our time (above 1: ours is faster). tools/run gemm-u8s8-report runs them all and
-// bench/plot_gemm.py draws docs/gemm_u8s8.png and the table of docs/gemm_u8s8.md.
+// bench/plot_gemm_u8s8.py draws docs/gemm_u8s8.png and the table of docs/gemm_u8s8.md.
 #include <benchmark/benchmark.h>
 
 #if defined(_OPENMP)
@@ -159,6 +160,9 @@ void register_all(std::optional<isa> capped) {
                               [w, level] { lanes::kernels::gemv_u8s8.run_at(level, w->gemv()); }, ops, 4 * bytes, 0, false, "GOP/s");
             }
         }
+        if (!capped)
+            register_read("gemv_u8s8/read/" + label, [w] { return w->gemv().w; }, bytes,
+                          [w, best] { lanes::kernels::gemv_u8s8.run_at(best, w->gemv()); });
 #if defined(LANES_BENCH_DNNL)
         register_pair("gemv_u8s8/" + peer + "/" + label, [w] { onednn_gemm(w->gemv_as_gemm()); },
                       [w, best] { lanes::kernels::gemv_u8s8.run_at(best, w->gemv()); }, ops, bytes, int8_peak(best), false, "GOP/s");

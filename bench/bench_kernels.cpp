@@ -76,16 +76,19 @@ void register_gemm_u8s8() {
 
 #if LANES_X86
 // Packing an INT8 B for the vpdpbusd microkernels, in the order the driver uses when A is one block of
-// rows (the M = 49 layers): 128 bytes of each row of B per pack_b call, the panels they cover
-// (panels_packed_together with per_panel), every row of B visited once per call. Five ways over the same
-// B, GB/s of B read, B staying in this core's caches between iterations as in the GEMM benchmarks:
-//   lines       Micro::pack_b, 128 columns of B per call (the driver's order)
-//   one_line    Micro::pack_b, 64 columns per call (the driver's order until 2026-12-06)
-//   lines_read  the reads of `lines`, 128 bytes of each row, without the interleave (their memory cost)
+// rows (the M = 49 layers): 256 bytes of each row of B per pack_b call, the panels they cover
+// (panels_packed_together with per_panel) spread apart as in the driver's buffer (panel_gap), every
+// row of B visited once per call. Six ways over the same B, GB/s of B read, B staying in this core's
+// caches between iterations as in the GEMM benchmarks:
+//   lines       Micro::pack_b, 256 columns of B per call into spread panels (the driver's order)
+//   two_lines   Micro::pack_b, 128 columns per call, panels back to back (the driver's order until the
+//               panels were spread, 2026-12-06)
+//   one_line    Micro::pack_b, 64 columns per call (the driver's order before that)
+//   lines_read  the reads of `lines`, 256 bytes of each row, without the interleave (their memory cost)
 //   rows_read   B read in row order, line after line (what a core reads when the order suits the prefetchers)
-//   from_copy   Micro::pack_b of a k x 128 copy of one call's columns of B, in L1/L2 (its arithmetic cost)
-// docs/gemm_u8s8.md ("What packing B first costs") quotes these figures.
-enum class pack_b_mode { lines, one_line, lines_read, rows_read, from_copy };
+//   from_copy   Micro::pack_b of a k x 256 copy of one call's columns of B, in L1/L2 (its arithmetic cost)
+// docs/gemm_u8s8.md ("What packing B first costs" and after) quotes these figures.
+enum class pack_b_mode { lines, two_lines, one_line, lines_read, rows_read, from_copy };
 
 // Reads the first `width` bytes (a multiple of 64) of `count` rows `stride` bytes apart, two ymm loads
 // per 64-byte line into two independent xor chains, so that only the memory bounds it (every CPU with
@@ -114,15 +117,18 @@ void register_pack_b_u8s8(isa level) {
     };
     for (const b_shape s : {b_shape{512, 2048, "resnet50.layer4.1x1b"}, b_shape{1024, 2048, "resnet50.layer4.down"},
                             b_shape{2048, 512, "resnet50.layer4.1x1c"}, b_shape{4608, 512, "resnet50.layer4.3x3"}}) {
-        for (const pack_b_mode mode :
-             {pack_b_mode::lines, pack_b_mode::one_line, pack_b_mode::lines_read, pack_b_mode::rows_read, pack_b_mode::from_copy}) {
-            const char* const mode_names[] = {"lines", "one_line", "lines_read", "rows_read", "from_copy"};
+        for (const pack_b_mode mode : {pack_b_mode::lines, pack_b_mode::two_lines, pack_b_mode::one_line, pack_b_mode::lines_read,
+                                       pack_b_mode::rows_read, pack_b_mode::from_copy}) {
+            const char* const mode_names[] = {"lines", "two_lines", "one_line", "lines_read", "rows_read", "from_copy"};
             const std::string name = std::string("pack_b_u8s8/") + lanes::isa_name(level) + "/" + std::to_string(s.k) + "x" +
                                      std::to_string(s.n) + "/" + s.layer + "/" + mode_names[static_cast<int>(mode)];
             benchmark::RegisterBenchmark(name.c_str(), [s, mode](benchmark::State& state) {
                 std::vector<std::int8_t> b(static_cast<std::size_t>(s.k * s.n)), copy(static_cast<std::size_t>(s.k * width));
                 for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::int8_t>(i * 7);
-                std::vector<b_type> packed(static_cast<std::size_t>(s.k + 4) * width);
+                // The driver's panel buffer: its panels panel_gap apart (lines), or back to back.
+                const std::int64_t gap = mode == pack_b_mode::lines ? lanes::panel_gap<Micro>(true) : 0;
+                const std::int64_t panel_stride = Micro::nr * lanes::round_up(s.k, Micro::k_group) + gap;
+                std::vector<b_type> packed(static_cast<std::size_t>(width / Micro::nr * panel_stride));
                 lanes::gemm_u8s8_args p;
                 p.n = s.n;
                 p.k = s.k;
@@ -131,13 +137,14 @@ void register_pack_b_u8s8(isa level) {
                 lanes::gemm_u8s8_args from_copy = p;
                 from_copy.b = copy.data();
                 from_copy.ldb = width;
-                const std::int64_t step = mode == pack_b_mode::one_line ? line : width;
+                const std::int64_t step = mode == pack_b_mode::one_line ? line : mode == pack_b_mode::two_lines ? 2 * line : width;
                 std::uint64_t sink = 0;
                 const double seconds = timed_loop(state, [&] {
                     if (mode == pack_b_mode::rows_read) sink ^= read_lines(b.data(), s.k * s.n / line, line, line);
                     else
                         for (std::int64_t j = 0; j < s.n; j += step) {
-                            if (mode == pack_b_mode::lines || mode == pack_b_mode::one_line) Micro::pack_b(p, 0, j, s.k, step, packed.data());
+                            if (mode == pack_b_mode::lines) Micro::pack_b(p, 0, j, s.k, step, packed.data(), panel_stride);
+                            else if (mode == pack_b_mode::two_lines || mode == pack_b_mode::one_line) Micro::pack_b(p, 0, j, s.k, step, packed.data());
                             else if (mode == pack_b_mode::from_copy) Micro::pack_b(from_copy, 0, 0, s.k, width, packed.data());
                             else sink ^= read_lines(b.data() + j, s.k, s.n, width);
                         }

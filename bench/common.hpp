@@ -87,6 +87,7 @@ inline double seconds_of(const std::function<void()>& f) {
 inline double fma_peak(lanes::isa level) { return lanes::peak_ops_per_second(lanes::machine_peaks(), level, false); }
 
 inline void set_rate(benchmark::State& state, const char* unit, double ops, double seconds, double peak) {
+    if (ops <= 0) return;  // a contender that computes nothing (register_read)
     state.counters[unit] = ops / seconds / 1e9;
     if (peak > 0) state.counters["pct_peak"] = 100.0 * ops / seconds / peak;
 }
@@ -119,6 +120,16 @@ inline void register_pair(const std::string& name, const std::function<void()>& 
         if (ours && !speedup) state.counters["ratio"] = own / reference;
         if (ours && speedup) state.counters["speedup"] = reference / own;
     })->UseManualTime()->Unit(benchmark::kMicrosecond);
+}
+
+// <op>/read/<shape>: reading the `bytes` bytes that data() returns once, in order (lanes::read_through),
+// against `ours` alternately: what a plain sequential read of a GEMV's weights costs at their size, from
+// whichever cache level or memory holds them between iterations. `ratio` = read time / our time, so
+// below 1 ours is slower than that read; pct_read_bw compares both with the probe's buffer beyond L3.
+template <class Data>
+void register_read(const std::string& name, Data data, double bytes, const std::function<void()>& ours) {
+    register_pair(name, [data, bytes] { benchmark::DoNotOptimize(lanes::read_through(data(), static_cast<std::int64_t>(bytes))); },
+                  ours, 0, bytes, 0);
 }
 
 // The clock and the peaks a binary's pct_peak counters refer to, in the JSON's context.

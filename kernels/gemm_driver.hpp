@@ -161,11 +161,12 @@ void pack_a_panels(const gemm_f32_args& p, std::int64_t i0, std::int64_t p0, std
 }
 
 // Packs rows [p0, p0 + kc) x columns [j0, j0 + nc) of op(B) into NR-column panels: panel s holds
-// op(B)[p0 + l][j0 + s*NR + j] at dst[s*NR*kc + l*NR + j]; columns past nc are zeros.
+// op(B)[p0 + l][j0 + s*NR + j] at dst[s*stride + l*NR + j], stride = panel_stride or, when that is 0,
+// NR*kc; columns past nc are zeros.
 template <int NR>
 void pack_b_panels(const gemm_f32_args& p, std::int64_t p0, std::int64_t j0, std::int64_t kc, std::int64_t nc,
-                   float* dst) {
-    for (std::int64_t s = 0; s < nc; s += NR, dst += NR * kc) {
+                   float* dst, std::int64_t panel_stride = 0) {
+    for (std::int64_t s = 0; s < nc; s += NR, dst += panel_stride > 0 ? panel_stride : NR * kc) {
         const std::int64_t cols = std::min<std::int64_t>(NR, nc - s);
         if (!p.trans_b) {
             for (std::int64_t l = 0; l < kc; ++l) {
@@ -333,6 +334,13 @@ inline bool pack_b_per_panel(std::int64_t row_blocks) {
     return row_blocks == 1;
 }
 
+// Whether s8 panels (the vpdpbusd levels) are packed panel by panel: then each pack_b call reads four
+// lines of every row of B and spreads its panels apart (panels_packed_together, panel_gap).
+template <class Micro>
+constexpr bool spreads_panels(bool per_panel) {
+    return per_panel && sizeof(typename Micro::b_type) == 1;
+}
+
 // Panels of a row-major B packed in one go: as many as one 64-byte line of a row of B covers, so that
 // each line read from memory is used whole at once. An FP32 panel of 32 columns reads two whole lines
 // of each row of B; a 32-column s8 panel reads half a line, so two are packed together, and the
@@ -343,21 +351,34 @@ inline bool pack_b_per_panel(std::int64_t row_blocks) {
 // stays in L2 (49 x 2048 x 512) measured the same either way.
 //
 // When B is packed panel by panel (pack_b_per_panel: A is one block of rows, every panel of B is packed
-// just before its tiles) into s8 panels (the vpdpbusd levels), each call reads two lines of every row of
-// B, an aligned 128-byte pair, rather than one: B's rows are 512 B to 2 KB apart and each is visited
-// once per call, so a single line per row leaves every row a lone miss. Measured on Zen 5, six
-// alternating rounds against one line, GOP/s: avx512vnni 49 x 2048 x 1024 581-595 -> 624-647,
-// 49 x 2048 x 512 572-588 -> 632-645, 49 x 512 x 2048 626-674 -> 652-715, 49 x 512 x 4608 the same;
-// avxvnni +2 % on 49 x 2048 x 1024, the same elsewhere. Four lines measured no better than two and
-// eight slower than one (likely because the panels packed ahead of their tiles no longer stay in L1 or
-// L2), and two lines slowed the widening AVX-512BW level, whose s16 panels hold twice the bytes they
-// read (49 x 2048 x 1024 276-288 -> 261-272 GOP/s); docs/gemm_u8s8.md.
+// just before its tiles) into s8 panels (the vpdpbusd levels), each call reads four lines of every row of
+// B, an aligned 256 bytes, rather than one: B's rows are 512 B to 2 KB apart and each is visited once
+// per call, so a single line per row leaves every row a lone miss. Measured on Zen 5 (GOP/s, alternating
+// rounds): two lines against one, six rounds, avx512vnni 49 x 2048 x 1024 581-595 -> 624-647,
+// 49 x 2048 x 512 572-588 -> 632-645, 49 x 512 x 2048 626-674 -> 652-715, 49 x 512 x 4608 the same,
+// avxvnni +2 % on 49 x 2048 x 1024. More lines than two pay only with the panels spread apart (panel_gap):
+// four lines, spread, against two, in four sets of 4-6 rounds, the medians of each set +1 to +8 % on the
+// two shapes with 2 KB rows of B (higher in 18 and 17 rounds of 20), -1 to +7 % on the two with 512 B
+// rows (higher in 11 and 12); avxvnni, one set, -1 to +1 %. Two lines slowed the widening
+// AVX-512BW level, whose s16 panels hold twice the bytes they read (49 x 2048 x 1024 276-288 -> 261-272
+// GOP/s), so the rule is for s8 panels only; docs/gemm_u8s8.md.
 template <class Micro>
 constexpr std::int64_t panels_packed_together(bool per_panel = false) {
     constexpr std::int64_t row_bytes = Micro::nr * static_cast<std::int64_t>(sizeof(*typename Micro::args_type{}.b));
     if (row_bytes >= 64) return 1;
-    const bool pairs_of_lines = per_panel && sizeof(typename Micro::b_type) == 1;
-    return (pairs_of_lines ? 128 : 64) / row_bytes;
+    return (spreads_panels<Micro>(per_panel) ? 256 : 64) / row_bytes;
+}
+
+// The gap, in elements of packed B, between consecutive panels of one pack_b call when B is packed panel
+// by panel. The PB panels of a call lie NR x depth elements apart (32 KiB for s8 32-column panels at
+// k = 1024: a multiple of L1d's 4 KiB way), so without a gap the stores of one group of k land in the
+// same few sets of L1 for every panel; 64 bytes more per panel spreads them over as many sets as there
+// are panels. Measured with pack_b_u8s8 (avx512vnni, GB/s of B, two runs, the four M = 49 B): 16
+// panels per call back to back 17-19, 64 bytes apart 33-41; 8 panels 25-35 and 30-39; 4 panels (two
+// lines) 30-38 either way.
+template <class Micro>
+constexpr std::int64_t panel_gap(bool per_panel) {
+    return spreads_panels<Micro>(per_panel) ? 64 / static_cast<std::int64_t>(sizeof(typename Micro::b_type)) : 0;
 }
 
 // The order of the two innermost loops. Normally the panel of B is the outer one (jr, then ir): the
@@ -396,7 +417,8 @@ void prefetch_l1(const T* p) {
 //     blocks(k)                          MC, KC, NC for a depth of k
 //     has_column_sums, column_sums(p, s) whether packed B carries sum_p op(B)[p][j] (INT8), and how
 //     pack_a(p, i0, p0, mc, kc, dst)     A's rows [i0, i0+mc) x depth [p0, p0+kc) into MR-row panels
-//     pack_b(p, p0, j0, kc, nc, dst)     B's depth [p0, p0+kc) x columns [j0, j0+nc) into NR-column panels
+//     pack_b(p, p0, j0, kc, nc, dst, panel_stride)   B's depth [p0, p0+kc) x columns [j0, j0+nc) into
+//                                        NR-column panels, panel_stride elements apart (0: back to back)
 //     prepare(p, prepacked) -> state     per-call data the tiles need (INT8: the column sums)
 //     tile(p, state, kc, a, b, where)    one MR x NR tile over one block of depth, epilogue included
 //     can_read_a_in_place                whether it also has the two below (FP32; INT8 with vpdpbusd)
@@ -456,6 +478,7 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
     const std::int64_t KC = per_panel_b && blocks.kc_in_l1 > 0 ? std::min(blocks.kc, blocks.kc_in_l1) : blocks.kc;
     const std::int64_t KC_padded = round_up(std::min(KC, p.k), G);
     const std::int64_t PB = panels_packed_together<Micro>(per_panel_b);  // panels of B packed in one go
+    const std::int64_t gap = panel_gap<Micro>(per_panel_b);  // between the panels of the per-panel buffer
     const int threads = gemm_threads(p.m, p.n, p.k);
     const auto state = Micro::prepare(p, prepacked);
     const std::int64_t tiles = (p.m + MR - 1) / MR;
@@ -479,7 +502,7 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
     auto run = [&] {
         // This thread's buffers: a block of A, and one panel of B when B is packed panel by panel.
         a_type* packed_a = direct_a ? nullptr : scratch<a_type>(scratch_slot::packed_a, static_cast<std::size_t>(round_up(std::min(MC, p.m), MR) * KC_padded));
-        b_type* b_panel_buffer = per_panel_b ? scratch<b_type>(scratch_slot::b_panel, static_cast<std::size_t>(PB * NR * KC_padded)) : nullptr;
+        b_type* b_panel_buffer = per_panel_b ? scratch<b_type>(scratch_slot::b_panel, static_cast<std::size_t>(PB * (NR * KC_padded + gap))) : nullptr;
         for (std::int64_t jc = 0; jc < p.n; jc += NC) {
             const std::int64_t nc = std::min(NC, p.n - jc);
             const std::int64_t panels = (nc + NR - 1) / NR;
@@ -489,6 +512,7 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
             for (std::int64_t pc = 0; pc < p.k; pc += KC) {
                 const std::int64_t kc = std::min(KC, p.k - pc);
                 const std::int64_t kc_padded = round_up(kc, G);
+                const std::int64_t panel_stride = NR * kc_padded + gap;  // panels of the per-panel buffer
                 const b_type* b_block = nullptr;
                 // The first block of rows packs the shared block of B in its tiles, unless its loops run in
                 // the other order (rows_outer), where a row of tiles goes over every panel first.
@@ -556,9 +580,9 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
                             const std::int64_t q = (s - s_begin) % PB;
                             if (q == 0) {
                                 const std::int64_t j = jc + s * NR, cols = std::min(std::min(PB, s_end - s) * NR, p.n - j);
-                                Micro::pack_b(p, pc, j, kc, cols, b_panel_buffer);
+                                Micro::pack_b(p, pc, j, kc, cols, b_panel_buffer, panel_stride);
                             }
-                            b_panel = b_panel_buffer + q * NR * kc_padded;
+                            b_panel = b_panel_buffer + q * panel_stride;
                         }
                         for (std::int64_t ir = 0; ir < mc; ir += MR) run_tile(s, ir, b_panel);
                     }

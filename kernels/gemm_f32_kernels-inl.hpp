@@ -123,12 +123,13 @@ struct gemm_f32_kernel {
         }
     }
 
-    // op(B) rows [p0, p0 + kc) x columns [j0, j0 + nc) into NR-column panels (pack_b_panels' layout).
-    // B is copied a vector at a time; a transposed B (n x k) is gathered NR rows at a time.
+    // op(B) rows [p0, p0 + kc) x columns [j0, j0 + nc) into NR-column panels (pack_b_panels' layout),
+    // panel_stride floats apart (0: back to back). B is copied a vector at a time; a transposed B (n x k)
+    // is gathered NR rows at a time.
     static void pack_b(const gemm_f32_args& p, std::int64_t p0, std::int64_t j0, std::int64_t kc, std::int64_t nc,
-                       float* dst) {
-        if (p.trans_b && !vec::can_gather(p.ldb)) return pack_b_panels<nr>(p, p0, j0, kc, nc, dst);
-        for (std::int64_t s = 0; s < nc; s += nr, dst += nr * kc) {
+                       float* dst, std::int64_t panel_stride = 0) {
+        if (p.trans_b && !vec::can_gather(p.ldb)) return pack_b_panels<nr>(p, p0, j0, kc, nc, dst, panel_stride);
+        for (std::int64_t s = 0; s < nc; s += nr, dst += panel_stride > 0 ? panel_stride : nr * kc) {
             typename vec::mask cols[NV];
             for (int v = 0; v < NV; ++v) cols[v] = vec::first(nc - s - v * vec::lanes);
             if (!p.trans_b) {

@@ -115,7 +115,8 @@ struct gemm_u8s8_kernel {
         }
     }
 
-    // op(B)'s depth [p0, p0 + kc) x columns [j0, j0 + nc) into NR-column panels (s8 kept or widened).
+    // op(B)'s depth [p0, p0 + kc) x columns [j0, j0 + nc) into NR-column panels (s8 kept or widened),
+    // panel_stride elements apart (0: back to back, nr x the padded depth).
     // Whole groups of 16 columns of a row-major B are interleaved with SSE unpacks (G rows of 16 bytes
     // become 16 groups of G), and at the vpdpbusd levels 4 x lanes columns at a time on the full width
     // (ivec::interleave_b), the depth outside the columns, so that each row of B is read once across
@@ -123,9 +124,9 @@ struct gemm_u8s8_kernel {
     // holds each column's group contiguously. The rest (a transposed B, partial groups and columns) goes
     // panel by panel, element by element, zero-padded.
     static void pack_b(const gemm_u8s8_args& p, std::int64_t p0, std::int64_t j0, std::int64_t kc, std::int64_t nc,
-                       b_type* dst) {
+                       b_type* dst, std::int64_t panel_stride = 0) {
         const std::int64_t groups = (kc + k_group - 1) / k_group, full = kc / k_group;
-        const std::int64_t panel_size = nr * groups * k_group;
+        const std::int64_t panel_size = panel_stride > 0 ? panel_stride : nr * groups * k_group;
         const std::int64_t vector_cols = p.trans_b ? 0 : nc / 16 * 16;
         for (std::int64_t g = 0; g < full; ++g) {
             const std::int8_t* row = p.b + (p0 + g * k_group) * p.ldb + j0;

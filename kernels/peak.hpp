@@ -62,6 +62,21 @@ struct peak_report {
     peak_figure read = peak_figure::of("memory read (bytes)", isa::ref);
 };
 
+// Reads `bytes` bytes at `data` once, in order, with the widest usable vector loads (a plain loop where
+// there are none), and returns their sum. The read probe below times it over a buffer beyond L3; the
+// GEMV benchmarks time it over the weights themselves, to compare a GEMV with a plain read of the same
+// bytes at that size (bench/common.hpp, register_read).
+inline std::uint64_t read_through(const void* data, std::int64_t bytes) {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+#if LANES_X86
+    if (usable(isa::avx512)) return avx512::read_loop(p, bytes);
+    if (usable(isa::avx2)) return avx2::read_loop(p, bytes);
+#endif
+    std::uint64_t sum = 0;
+    for (std::int64_t i = 0; i < bytes; ++i) sum += p[i];
+    return sum;
+}
+
 namespace detail {
 
 // Seconds of the best run of fn(iterations), with iterations grown until one run lasts >= 20 ms.
@@ -125,20 +140,17 @@ inline void measure_read(peak_figure& figure, double clock_hz, const cpu_info& c
     // Four times the last-level cache, between 64 MiB and 1 GiB.
     const std::int64_t l3_bytes = static_cast<std::int64_t>(c.l3_kib) * 1024;
     const std::int64_t bytes = std::clamp<std::int64_t>(4 * l3_bytes, std::int64_t{64} << 20, std::int64_t{1} << 30);
-    const std::int64_t count = bytes / static_cast<std::int64_t>(sizeof(float));
-    std::unique_ptr<float[]> data(new float[static_cast<std::size_t>(count)]);
-    for (std::int64_t i = 0; i < count; ++i) data[i] = static_cast<float>(i & 7);  // touch every page
-    const bool wide = usable(isa::avx512);
-    if (!wide && !usable(isa::avx2)) {
+    if (!usable(isa::avx2)) {
         figure.why_not = "needs the avx2 level";
         return;
     }
+    std::unique_ptr<std::uint8_t[]> data(new std::uint8_t[static_cast<std::size_t>(bytes)]);
+    for (std::int64_t i = 0; i < bytes; ++i) data[i] = static_cast<std::uint8_t>(i & 7);  // touch every page
     std::int64_t passes = 1;
-    volatile float sink = 0;
+    volatile std::uint64_t sink = 0;
     const double seconds = best_seconds(
         [&](std::int64_t n) {
-            for (std::int64_t pass = 0; pass < n; ++pass)
-                sink = sink + (wide ? avx512::read_peak_loop(data.get(), count) : avx2::read_peak_loop(data.get(), count));
+            for (std::int64_t pass = 0; pass < n; ++pass) sink = sink + read_through(data.get(), bytes);
         },
         passes, 3);
     figure.measured = true;

@@ -116,6 +116,28 @@ TEST(Dispatch, ValidatesBeforeAnyKernelRuns) {
                        "gemm_f32: b is a null pointer");
 }
 
+// The read loop behind the read probe and the benchmarks' plain read of a GEMV's weights: every byte
+// counted once, no byte past the end read (ASan), at every length and alignment, for each vector width.
+TEST(Peak, ReadLoopsSumEveryByteOnce) {
+    std::vector<std::pair<const char*, std::uint64_t (*)(const std::uint8_t*, std::int64_t)>> loops;
+#if LANES_X86
+    if (usable(isa::avx2)) loops.emplace_back("avx2", avx2::read_loop);
+    if (usable(isa::avx512)) loops.emplace_back("avx512", avx512::read_loop);
+#endif
+    loops.emplace_back("read_through", [](const std::uint8_t* p, std::int64_t n) { return read_through(p, n); });
+    for (std::int64_t bytes : {0, 1, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1000, 4099})
+        for (std::int64_t offset : {0, 1, 3}) {
+            std::vector<std::uint8_t> data(static_cast<std::size_t>(offset + bytes));
+            std::uint64_t expected = 0;
+            for (std::int64_t i = 0; i < bytes; ++i) {
+                data[static_cast<std::size_t>(offset + i)] = static_cast<std::uint8_t>(i * 37 + 200);
+                expected += data[static_cast<std::size_t>(offset + i)];
+            }
+            for (const auto& [name, loop] : loops)
+                EXPECT_EQ(loop(data.data() + offset, bytes), expected) << name << ", " << bytes << " bytes at offset " << offset;
+        }
+}
+
 // ---- Every operation at every level ------------------------------------------------------------
 
 class AtLevel : public ::testing::TestWithParam<isa> {

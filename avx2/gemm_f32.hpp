@@ -7,7 +7,9 @@
 // 12 FMAs for 8 loads, FMA-port bound, 12 accumulators for a 4-cycle latency on two ports. It is the
 // largest tile that fits the 16 ymm registers with the B row and a broadcast (15 of 16). Measured:
 // 85-88 % of the ymm FMA peak from 256^3 up (docs/gemm_f32.md). Tails use
-// vmaskmovps, which never touches memory in its masked-off lanes; packing gathers with vgatherdps.
+// vmaskmovps, which never touches memory in its masked-off lanes. Packing transposes a row-major A 8
+// columns at a time in registers (vec::transpose), and reads a transposed B (or A's runs) with
+// vgatherdps, one column of the panel per instruction.
 #pragma once
 
 #include <immintrin.h>
@@ -68,6 +70,27 @@ struct vec {
     }
     static reg gather_at(mask m, const float* p, const std::int32_t* index) {
         return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, _mm256_maskload_epi32(index, m), _mm256_castsi256_ps(m), 4);
+    }
+    // r[i][j] becomes r[j][i]: the 8 x 8 transpose in three rounds of 8 shuffles. vunpck{l,h}ps
+    // interleave pairs of rows float by float, vshufps takes pairs of those so that each 128-bit half
+    // holds one column of 4 rows, and vperm2f128 joins the halves of rows 0-3 and 4-7. Packing A uses
+    // it to turn 8 columns of the 6 rows into 8 columns of the panel.
+    static void transpose(reg (&r)[8]) {
+        reg t[8], u[8];
+        for (int j = 0; j < 8; j += 2) {  // t[j] = r_j0 r_(j+1)0 r_j1 r_(j+1)1 | the same for columns 4, 5
+            t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+            t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+        }
+        for (int g = 0; g < 8; g += 4) {  // u[g + c] = column c of rows g .. g + 3 | column c + 4
+            u[g] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
+            u[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xee);
+            u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+            u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xee);
+        }
+        for (int c = 0; c < 4; ++c) {
+            r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+            r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+        }
     }
 };
 

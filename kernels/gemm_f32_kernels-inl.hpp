@@ -54,7 +54,8 @@ struct gemm_f32_kernel {
     static constexpr int b_source_prefetch_steps = 32;
 
     // op(A) rows [i0, i0 + mc) x columns [p0, p0 + kc) into MR-row panels (pack_a_panels' layout).
-    // A row-major A is read one column at a time with a gather of the MR rows.
+    // A row-major A (or A's runs) is transposed in registers where the ISA has vec::transpose, and
+    // otherwise read one column at a time with a gather of the MR rows.
     static void pack_a(const gemm_f32_args& p, std::int64_t i0, std::int64_t p0, std::int64_t mc, std::int64_t kc,
                        float* dst) {
         if (p.trans_a || MR > vec::lanes || !vec::can_gather(p.lda)) return pack_a_panels<MR>(p, i0, p0, mc, kc, dst);
@@ -67,38 +68,59 @@ struct gemm_f32_kernel {
         }
     }
 
-    // The same with a vector transpose instead of the gathers: `lanes` columns of the MR rows are loaded
-    // a row at a time (one vector each, the rows past the panel's and past MR zero), transposed, and
-    // stored as `lanes` columns of the panel. On zmm one column costs 4 shuffles instead of a gather.
-    // (A template on the vector type, V = vec, so that ISAs without V::transpose compile without it.)
-    template <class V>
-    static constexpr bool can_transpose = requires(typename V::reg (&r)[V::lanes]) { V::transpose(r); };
+    // The same with a vector transpose instead of the gathers, on each panel's MR rows.
     template <class V>
     static void pack_a_transposing(const gemm_f32_args& p, std::int64_t i0, std::int64_t p0, std::int64_t mc, std::int64_t kc,
                                    float* dst) {
+        for (std::int64_t r = 0; r < mc; r += MR, dst += MR * kc) {
+            const float* rows[V::lanes] = {};  // MR <= lanes
+            const int count = static_cast<int>(std::min<std::int64_t>(MR, mc - r));
+            for (int i = 0; i < count; ++i) rows[i] = p.a + (i0 + r + i) * p.lda + p0;
+            transpose_into_panel<V>(rows, count, kc, dst);
+        }
+    }
+
+    // Columns [0, width) of a panel from its first `count` rows (count <= MR <= lanes), row i starting
+    // at rows[i] (the rows past them are zero), with dst at the panel's column 0: `lanes` columns at a
+    // time are loaded a row at a time (one vector each, masked past width), transposed, and stored as
+    // `lanes` columns of the panel. One column costs 4 shuffles on zmm and 3 on ymm instead of a
+    // gather. (A template on the vector type, V = vec, so that ISAs without V::transpose compile
+    // without it.)
+    template <class V>
+    static constexpr bool can_transpose = requires(typename V::reg (&r)[V::lanes]) { V::transpose(r); };
+    template <class V>
+    static void transpose_into_panel(const float* const (&rows)[V::lanes], int count, std::int64_t width, float* dst) {
         constexpr int L = V::lanes;
         const typename V::mask all = V::first(MR);
-        for (std::int64_t r = 0; r < mc; r += MR, dst += MR * kc) {
-            const int rows = static_cast<int>(std::min<std::int64_t>(MR, mc - r));
-            const float* src = p.a + (i0 + r) * p.lda + p0;
-            for (std::int64_t l = 0; l < kc; l += L) {
-                const typename V::mask cols = V::first(kc - l);
-                typename V::reg t[L];
+        for (std::int64_t l = 0; l < width; l += L) {
+            const typename V::mask cols = V::first(width - l);
+            typename V::reg t[L];
 #pragma GCC unroll 16
-                for (int i = 0; i < L; ++i) t[i] = i < rows ? V::load_first(cols, src + i * p.lda + l) : V::zero();
-                V::transpose(t);
-                const int count = static_cast<int>(std::min<std::int64_t>(L, kc - l));
+            for (int i = 0; i < L; ++i) t[i] = i < count ? V::load_first(cols, rows[i] + l) : V::zero();
+            V::transpose(t);
+            const int columns = static_cast<int>(std::min<std::int64_t>(L, width - l));
 #pragma GCC unroll 16
-                for (int c = 0; c < L; ++c)
-                    if (c < count) V::store_first(all, dst + (l + c) * MR, t[c]);
-            }
+            for (int c = 0; c < L; ++c)
+                if (c < columns) V::store_first(all, dst + (l + c) * MR, t[c]);
         }
     }
 
     // The same from A's runs: for each piece of the depth (for_each_run_piece), the MR rows' runs are
-    // gathered with their element offsets from the first row's run, when those fit in int32 (they do
-    // for runs inside one buffer of up to 8 GB); otherwise the generic copy.
+    // transposed into the panel where the ISA can, or else gathered with their element offsets from
+    // the first row's run, when those fit in int32 (they do for runs inside one buffer of up to 8 GB);
+    // otherwise the generic copy.
     static void pack_a_runs(const gemm_f32_args& p, std::int64_t i0, std::int64_t p0, std::int64_t mc, std::int64_t kc, float* dst) {
+        if constexpr (can_transpose<vec> && MR <= vec::lanes) {
+            for (std::int64_t r = 0; r < mc; r += MR, dst += MR * kc) {
+                const int count = static_cast<int>(std::min<std::int64_t>(MR, mc - r));
+                for_each_run_piece(p, p0, kc, [&](std::int64_t l, std::int64_t run, std::int64_t offset, std::int64_t width) {
+                    const float* rows[vec::lanes] = {};
+                    for (int i = 0; i < count; ++i) rows[i] = a_run(p, i0 + r + i, run) + offset;
+                    transpose_into_panel<vec>(rows, count, width, dst + l * MR);
+                });
+            }
+            return;
+        }
         for (std::int64_t r = 0; r < mc; r += MR, dst += MR * kc) {
             const std::int64_t rows = std::min<std::int64_t>(MR, mc - r);
             const typename vec::mask active = vec::first(rows), all = vec::first(MR);

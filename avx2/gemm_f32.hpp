@@ -6,9 +6,10 @@
 // Inner loop, once per l: 2 x vmovups (B), then 6 x { vbroadcastss A[i][l]; 2 x vfmadd231ps }:
 // 12 FMAs for 8 loads, FMA-port bound, 12 accumulators for a 4-cycle latency on two ports. It is the
 // largest tile that fits the 16 ymm registers with the B row and a broadcast (15 of 16). Measured:
-// 85-88 % of the ymm FMA peak from 256^3 up (docs/gemm_f32.md). Tails use
-// vmaskmovps, which never touches memory in its masked-off lanes. Packing transposes a row-major A 8
-// columns at a time in registers (vec::transpose), and reads a transposed B (or A's runs) with
+// 85-88 % of the ymm FMA peak from 256^3 up, about 91 % at 1024^3 and 2048^3 since A is packed by
+// transposes (docs/gemm_f32.md). Tails use
+// vmaskmovps, which never touches memory in its masked-off lanes. Packing transposes a row-major A (or
+// A's runs) 8 columns at a time in registers (vec::transpose), and reads a transposed B with
 // vgatherdps, one column of the panel per instruction.
 #pragma once
 

@@ -10,8 +10,8 @@
 // tile whose accumulators, B row and broadcast fit the 32 registers; docs/gemm_f32.md compares it with
 // 8 x 48, 12 x 32 and 6 x 64 as measured here. Measured: 95 % of the FMA peak on an L1-resident panel,
 // 65-77 % inside the whole GEMM at 1024^3 and 2048^3, depending on the day (docs/gemm_f32.md). Tails use AVX-512 masks: a masked-off lane is neither
-// read nor written. Packing transposes a row-major A 16 columns at a time in registers (vec::transpose),
-// and reads a transposed B (or A's runs) with vgatherdps, one column of the panel per instruction.
+// read nor written. Packing transposes a row-major A (or A's runs) 16 columns at a time in registers
+// (vec::transpose), and reads a transposed B with vgatherdps, one column of the panel per instruction.
 #pragma once
 
 #include <immintrin.h>

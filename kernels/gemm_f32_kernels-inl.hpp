@@ -68,6 +68,10 @@ struct gemm_f32_kernel {
         }
     }
 
+    // Whether the vector type has a register transpose (vec::transpose; the portable kernel has none).
+    template <class V>
+    static constexpr bool can_transpose = requires(typename V::reg (&r)[V::lanes]) { V::transpose(r); };
+
     // The same with a vector transpose instead of the gathers, on each panel's MR rows.
     template <class V>
     static void pack_a_transposing(const gemm_f32_args& p, std::int64_t i0, std::int64_t p0, std::int64_t mc, std::int64_t kc,
@@ -86,8 +90,6 @@ struct gemm_f32_kernel {
     // `lanes` columns of the panel. One column costs 4 shuffles on zmm and 3 on ymm instead of a
     // gather. (A template on the vector type, V = vec, so that ISAs without V::transpose compile
     // without it.)
-    template <class V>
-    static constexpr bool can_transpose = requires(typename V::reg (&r)[V::lanes]) { V::transpose(r); };
     template <class V>
     static void transpose_into_panel(const float* const (&rows)[V::lanes], int count, std::int64_t width, float* dst) {
         constexpr int L = V::lanes;

@@ -255,8 +255,11 @@ private:
 
         // One step of depth: row i's element is rows[i][at]. With prefetch_b, B's row b_prefetch_steps
         // ahead is requested into L1, one request per cache line of it. With packs_b, B's row comes from
-        // B itself (masked to the tile's columns) and is stored into the panel.
+        // B itself (masked to the tile's columns) and is stored into the panel. With prepacked B, the
+        // tile may also ask for a line of the next panel (next-panel prefetch, kernels/gemm_driver.hpp).
+        next_panel_lines next_b = where.next_b;
         auto step = [&](const float* const (&rows)[R], std::int64_t at) {
+            next_b.ask_for_one();
             typename vec::reg row[NV];
             if constexpr (packs_b) {
 #pragma GCC unroll 4

@@ -196,10 +196,13 @@ private:
             for (int v = 0; v < NV; ++v) acc[i][v] = ivec::zero();
         // One group of k for the whole tile: row i's 4 (or 2) elements are at rows[i] + offset. With
         // `tail` (in place only) A's lanes are shifted right by tail_shift bits. With prefetch_b, B's group
-        // b_prefetch_groups ahead is requested into L1. Forced inline: called from four places, Clang 14
-        // otherwise keeps it a function, and the accumulators then live in memory.
+        // b_prefetch_groups ahead is requested into L1. With prepacked B the tile may also ask for a line
+        // of the next panel (next-panel prefetch, kernels/gemm_driver.hpp). Forced inline: called from
+        // four places, Clang 14 otherwise keeps it a function, and the accumulators then live in memory.
+        next_panel_lines next_b = where.next_b;
         auto group = [&](const a_type* const (&rows)[R], std::int64_t offset, auto tail,
                          int tail_shift) __attribute__((always_inline)) {
+            next_b.ask_for_one();
             typename ivec::reg bv[NV];
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) bv[v] = ivec::load_b(b + v * ivec::lanes * k_group);

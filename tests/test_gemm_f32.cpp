@@ -393,4 +393,55 @@ TEST(GemmBlocks, FollowTheDocumentedRuleAndStayInRange) {
     EXPECT_EQ(choose_gemm_blocks(14, 32, 4, small).kc, 256);  // 32 KiB (4/3 of 24 KiB) / 128 B
 }
 
+// ---- Next-panel prefetch (prepacked B) ----------------------------------------------------------------
+
+// What packing and the next-panel helpers ask of a microkernel, and no more: 32-column FP32 panels
+// (128 bytes a row, as AVX-512's), blocks of 8 rows of depth. Its panels are left as they are: only
+// their addresses are checked.
+struct panel_layout_micro {
+    using args_type = gemm_f32_args;
+    using b_type = float;
+    static constexpr int nr = 32, k_group = 1;
+    static constexpr isa level = isa::ref;
+    static constexpr const char* name = "panel_layout_micro";
+    static constexpr bool has_column_sums = false;
+    static gemm_blocks blocks(std::int64_t) { return {.mc = 14, .kc = 8, .nc = 4096}; }
+    static void pack_b(const gemm_f32_args&, std::int64_t, std::int64_t, std::int64_t, std::int64_t, float*) {}
+    static void column_sums(const gemm_f32_args&, std::int32_t*) {}
+};
+
+TEST(NextPanelPrefetch, AsksForThePanelTheTilesVisitNextOnceOverTheFirstTiles) {
+    using micro = panel_layout_micro;
+    const std::vector<float> b(20 * 96);
+    const packed_b_f32 packed = packed_b_f32::pack<micro>({.n = 96, .k = 20, .b = b.data(), .ldb = 96});  // depth 8 + 8 + 4, 3 panels
+    auto panel = [&](std::int64_t p0, std::int64_t j0) { return packed.panels<float>(p0, j0); };
+    // Within a block of depth, the next panel to the right; after a work item's last panel, its first
+    // panel in the next block of depth; after the last block, none.
+    EXPECT_EQ(next_prepacked_panel<micro>(packed, 0, 0, 0, 0, 3), panel(0, 32));
+    EXPECT_EQ(next_prepacked_panel<micro>(packed, 0, 0, 1, 0, 3), panel(0, 64));
+    EXPECT_EQ(next_prepacked_panel<micro>(packed, 0, 0, 2, 0, 3), panel(8, 0));
+    EXPECT_EQ(next_prepacked_panel<micro>(packed, 8, 0, 2, 1, 3), panel(16, 32));  // an item of panels 1 and 2
+    EXPECT_EQ(next_prepacked_panel<micro>(packed, 8, 0, 0, 0, 1), panel(16, 0));
+    EXPECT_EQ(next_prepacked_panel<micro>(packed, 16, 0, 2, 0, 3), nullptr);
+    // The tiles' shares: one line per step of depth, from tile 0 on, together the panel once. A panel
+    // of 8 rows is 1 KiB, 16 lines: tiles 0 and 1 ask for 8 each, tile 2 for none; a panel of 4 rows
+    // (the last block) is 8 lines, 4 for each of tiles 0 and 1.
+    for (const std::int64_t kc : {8, 4}) {
+        const float* next = panel(kc == 8 ? 0 : 16, 32);
+        const char* expected = reinterpret_cast<const char*>(next);
+        for (std::int64_t tile = 0; tile < 4; ++tile) {
+            const next_panel_lines share = share_of_next_panel<micro>(next, kc, tile);
+            if (tile >= 2) {
+                EXPECT_EQ(share.lines, 0) << "kc=" << kc << " tile " << tile;
+                continue;
+            }
+            EXPECT_EQ(share.line, expected) << "kc=" << kc << " tile " << tile;
+            EXPECT_EQ(share.lines, kc) << "kc=" << kc << " tile " << tile;
+            expected += 64 * share.lines;
+        }
+        EXPECT_EQ(expected, reinterpret_cast<const char*>(next) + 32 * kc * sizeof(float)) << "kc=" << kc;
+    }
+    EXPECT_EQ(share_of_next_panel<micro>(nullptr, 8, 0).lines, 0);
+}
+
 }  // namespace

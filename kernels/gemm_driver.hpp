@@ -640,14 +640,9 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
                             }
                             b_panel = b_panel_buffer + q * panel_stride;
                         }
-                        if (prepacked != nullptr) {
-                            // Prepacked B: the first tiles also ask for the next panel (next-panel prefetch).
-                            const b_type* next = next_prepacked_panel<Micro>(*prepacked, pc, jc, s, s_begin, s_end);
-                            for (std::int64_t ir = 0; ir < mc; ir += MR)
-                                run_tile(s, ir, b_panel, share_of_next_panel<Micro>(next, kc_padded, ir / MR));
-                            continue;
-                        }
-                        for (std::int64_t ir = 0; ir < mc; ir += MR) run_tile(s, ir, b_panel);
+                        // Prepacked B: the first tiles also ask for the next panel (next-panel prefetch).
+                        const b_type* next = prepacked != nullptr ? next_prepacked_panel<Micro>(*prepacked, pc, jc, s, s_begin, s_end) : nullptr;
+                        for (std::int64_t ir = 0; ir < mc; ir += MR) run_tile(s, ir, b_panel, share_of_next_panel<Micro>(next, kc_padded, ir / MR));
                     }
                 }
             }

@@ -59,8 +59,8 @@ struct gemm_f32_kernel {
     static void pack_a(const gemm_f32_args& p, std::int64_t i0, std::int64_t p0, std::int64_t mc, std::int64_t kc,
                        float* dst) {
         if (p.trans_a || MR > vec::lanes || !vec::can_gather(p.lda)) return pack_a_panels<MR>(p, i0, p0, mc, kc, dst);
-        if (p.a_runs != nullptr) return pack_a_runs(p, i0, p0, mc, kc, dst);
         if constexpr (can_transpose<vec>) return pack_a_transposing<vec>(p, i0, p0, mc, kc, dst);
+        if (p.a_runs != nullptr) return pack_a_runs(p, i0, p0, mc, kc, dst);
         for (std::int64_t r = 0; r < mc; r += MR, dst += MR * kc) {
             const typename vec::mask rows = vec::first(std::min<std::int64_t>(MR, mc - r)), all = vec::first(MR);
             const float* src = p.a + (i0 + r) * p.lda + p0;
@@ -72,15 +72,19 @@ struct gemm_f32_kernel {
     template <class V>
     static constexpr bool can_transpose = requires(typename V::reg (&r)[V::lanes]) { V::transpose(r); };
 
-    // The same with a vector transpose instead of the gathers, on each panel's MR rows.
+    // The same with a vector transpose instead of the gathers, on each panel's MR rows, piece by piece
+    // of the depth (for_each_run_piece: A's runs, or each row as one run of k). A template on V = vec,
+    // as transpose_into_panel below.
     template <class V>
     static void pack_a_transposing(const gemm_f32_args& p, std::int64_t i0, std::int64_t p0, std::int64_t mc, std::int64_t kc,
                                    float* dst) {
         for (std::int64_t r = 0; r < mc; r += MR, dst += MR * kc) {
-            const float* rows[V::lanes] = {};  // MR <= lanes
-            const int count = static_cast<int>(std::min<std::int64_t>(MR, mc - r));
-            for (int i = 0; i < count; ++i) rows[i] = p.a + (i0 + r + i) * p.lda + p0;
-            transpose_into_panel<V>(rows, count, kc, dst);
+            const int count = static_cast<int>(std::min<std::int64_t>(MR, mc - r));  // MR <= lanes
+            for_each_run_piece(p, p0, kc, [&](std::int64_t l, std::int64_t run, std::int64_t offset, std::int64_t width) {
+                const float* rows[V::lanes] = {};
+                for (int i = 0; i < count; ++i) rows[i] = a_run(p, i0 + r + i, run) + offset;
+                transpose_into_panel<V>(rows, count, width, dst + l * MR);
+            });
         }
     }
 
@@ -107,22 +111,11 @@ struct gemm_f32_kernel {
         }
     }
 
-    // The same from A's runs: for each piece of the depth (for_each_run_piece), the MR rows' runs are
-    // transposed into the panel where the ISA can, or else gathered with their element offsets from
-    // the first row's run, when those fit in int32 (they do for runs inside one buffer of up to 8 GB);
-    // otherwise the generic copy.
+    // The gathers from A's runs (ISAs without vec::transpose): for each piece of the depth
+    // (for_each_run_piece), the MR rows' runs are gathered with their element offsets from the first
+    // row's run, when those fit in int32 (they do for runs inside one buffer of up to 8 GB); otherwise
+    // the generic copy.
     static void pack_a_runs(const gemm_f32_args& p, std::int64_t i0, std::int64_t p0, std::int64_t mc, std::int64_t kc, float* dst) {
-        if constexpr (can_transpose<vec> && MR <= vec::lanes) {
-            for (std::int64_t r = 0; r < mc; r += MR, dst += MR * kc) {
-                const int count = static_cast<int>(std::min<std::int64_t>(MR, mc - r));
-                for_each_run_piece(p, p0, kc, [&](std::int64_t l, std::int64_t run, std::int64_t offset, std::int64_t width) {
-                    const float* rows[vec::lanes] = {};
-                    for (int i = 0; i < count; ++i) rows[i] = a_run(p, i0 + r + i, run) + offset;
-                    transpose_into_panel<vec>(rows, count, width, dst + l * MR);
-                });
-            }
-            return;
-        }
         for (std::int64_t r = 0; r < mc; r += MR, dst += MR * kc) {
             const std::int64_t rows = std::min<std::int64_t>(MR, mc - r);
             const typename vec::mask active = vec::first(rows), all = vec::first(MR);

@@ -98,49 +98,36 @@ struct gemm_u8s8_kernel {
         auto at = [&](a_type* out, std::int64_t l) -> a_type& { return out[(l / k_group) * MR * k_group + l % k_group]; };
         for (std::int64_t r = 0; r < mc; r += MR, dst += MR * groups * k_group) {
             const std::int64_t rows = std::min<std::int64_t>(MR, mc - r);
-            // Row i's elements [t, count) of a piece (depth l.., `offset` into run `run`).
-            auto row_piece = [&](std::int64_t i, std::int64_t l, std::int64_t run, std::int64_t offset, std::int64_t count,
-                                 std::int64_t t) {
-                a_type* out = dst + i * k_group;
-                const std::uint8_t* src = a_run(p, i0 + r + i, run) + offset;
-                if (l % k_group == 0) {
-                    if constexpr (sizeof(a_type) == 2)
-                        for (; t + 16 <= count; t += 16) widen_pairs16(src + t, &at(out, l + t));
-                    for (; t + k_group <= count; t += k_group) copy_group(src + t, &at(out, l + t));
-                }
-                for (; t < count; ++t) at(out, l + t) = src[t];
-            };
-            if constexpr (sizeof(a_type) == 2) {
-                if (rows == MR) {
-                    for_each_run_piece(p, p0, kc, [&](std::int64_t l, std::int64_t run, std::int64_t offset, std::int64_t count) {
-                        std::int64_t t = 0;
-                        if (l % k_group == 0)
-                            for (; t + 16 <= count; t += 16) {
-                                a_type* const out = &at(dst, l + t);
-                                constexpr int whole_fours = MR / 4 * 4;  // rows transposed four at a time; the rest (MR = 6: 2) one by one
-                                for (int i = 0; i < whole_fours; i += 4) {
-                                    const std::uint8_t* src[4];
+            for_each_run_piece(p, p0, kc, [&](std::int64_t l, std::int64_t run, std::int64_t offset, std::int64_t count) {
+                std::int64_t done = 0;  // elements [0, done) of the piece are packed for every row
+                if constexpr (sizeof(a_type) == 2)
+                    if (rows == MR && l % k_group == 0)
+                        for (; done + 16 <= count; done += 16) {
+                            a_type* const out = &at(dst, l + done);
+                            constexpr int whole_fours = MR / 4 * 4;  // rows transposed four at a time; the rest (MR = 6: 2) one by one
+                            for (int i = 0; i < whole_fours; i += 4) {
+                                const std::uint8_t* src[4];
 #pragma GCC unroll 4
-                                    for (int q = 0; q < 4; ++q) src[q] = a_run(p, i0 + r + i + q, run) + offset + t;
-                                    widen_transpose4(src, out + i * k_group);
-                                }
-#pragma GCC unroll 4
-                                for (int i = whole_fours; i < MR; ++i) widen_pairs16(a_run(p, i0 + r + i, run) + offset + t, out + i * k_group);
+                                for (int q = 0; q < 4; ++q) src[q] = a_run(p, i0 + r + i + q, run) + offset + done;
+                                widen_transpose4(src, out + i * k_group);
                             }
-                        for (std::int64_t i = 0; i < MR; ++i) row_piece(i, l, run, offset, count, t);
-                    });
-                    for (std::int64_t l = kc; l < groups * k_group; ++l)
-                        for (std::int64_t i = 0; i < MR; ++i) at(dst + i * k_group, l) = 0;  // padding
-                    continue;
+#pragma GCC unroll 4
+                            for (int i = whole_fours; i < MR; ++i) widen_pairs16(a_run(p, i0 + r + i, run) + offset + done, out + i * k_group);
+                        }
+                for (std::int64_t i = 0; i < rows; ++i) {
+                    a_type* const out = dst + i * k_group;
+                    const std::uint8_t* const src = a_run(p, i0 + r + i, run) + offset;
+                    std::int64_t t = done;
+                    if (l % k_group == 0) {
+                        if constexpr (sizeof(a_type) == 2)
+                            for (; t + 16 <= count; t += 16) widen_pairs16(src + t, &at(out, l + t));
+                        for (; t + k_group <= count; t += k_group) copy_group(src + t, &at(out, l + t));
+                    }
+                    for (; t < count; ++t) at(out, l + t) = src[t];
                 }
-            }
-            for (std::int64_t i = 0; i < MR; ++i) {
-                if (i < rows)
-                    for_each_run_piece(p, p0, kc, [&](std::int64_t l, std::int64_t run, std::int64_t offset, std::int64_t count) {
-                        row_piece(i, l, run, offset, count, 0);
-                    });
+            });
+            for (std::int64_t i = 0; i < MR; ++i)
                 for (std::int64_t l = i < rows ? kc : 0; l < groups * k_group; ++l) at(dst + i * k_group, l) = 0;  // padding, rows past mc
-            }
         }
     }
 

@@ -279,10 +279,13 @@ inline int gemm_threads(std::int64_t m, std::int64_t n, std::int64_t k) {
 // Packing A costs about as much as the multiplication when C has only a panel or two of columns (a
 // 1x1 convolution with 64 output channels): each packed element is used n / NR times. The FP32
 // microkernel can instead broadcast straight from A's rows when A is not transposed. What decides it is
-// where the MR rows fall in L1's 64 sets:
-//   - rows a multiple of 2 KiB apart share one or two sets and evict each other: always pack;
-//   - rows a multiple of 1 KiB apart share four: read in place only for n <= 2 NR (measured on
-//     196 x 1024 x 256, in place is 4 % slower; on 3136 x 128 x 256, no different);
+// where the MR rows fall in L1's 64 sets (a 48 KiB, 12-way L1d: 4 KiB per way):
+//   - rows a multiple of 4 KiB apart all fall into one set, more rows than it has ways: always pack;
+//   - rows a multiple of 1 or 2 KiB apart share four or two sets: read in place for n <= 8 NR, where
+//     a packed element would serve few panels, and pack above. Zen 5, medians of five alternating
+//     rounds against packing (panels of C in parentheses): 3136 x 128 x 256 avx512 (4) +8 %, avx2 (8)
+//     +10 %; 784 x 128 x 512 (4) +4 %, (8) +6 %; avx512 784 x 256 x 512 and 196 x 256 x 2304 (8) within
+//     1 %. Above: 784 x 512 x 256 (16) -5 % to +2 % over three sets, 196 x 1024 x 256 (32) -2 to -4 %;
 //   - otherwise read in place at every n (measured: 128^3 +27 %, 784 x 128 x 1152 +14 %,
 //     729 x 192 x 1600 +8 %, 169 x 256 x 3456 +5 %; larger n within noise).
 // Runs (an implicit im2col) are read in place for n <= 2 NR; at larger n reading them in place
@@ -291,7 +294,8 @@ inline bool read_a_directly(const gemm_f32_args& p, int nr) {
     if (p.trans_a) return false;
     if (p.a_runs != nullptr) return p.n <= 2 * nr;
     const std::int64_t row_bytes = p.lda * static_cast<std::int64_t>(sizeof(float));
-    return p.n <= 2 * nr ? row_bytes % 2048 != 0 : row_bytes % 1024 != 0;
+    if (row_bytes % 4096 == 0) return false;
+    return row_bytes % 1024 != 0 || p.n <= 8 * nr;
 }
 
 // The vpdpbusd microkernels broadcast A's groups of 4 u8 straight from its rows, which saves packing A

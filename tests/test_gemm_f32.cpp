@@ -180,11 +180,11 @@ TEST_P(GemmF32Kernel, EveryEpilogueAndLayoutOnBlockBoundaries) {
 }
 
 // Row-major A is read in place or packed depending on n and on how far apart its rows are
-// (read_a_directly): rows 1 KiB or 2 KiB apart, or neither, at n on both sides of 2 NR.
+// (read_a_directly): rows 1, 2 or 4 KiB apart, or none of these, at n on both sides of 2 NR and 8 NR.
 TEST_P(GemmF32Kernel, ReadsAInPlaceOrPacksItByRowDistance) {
     std::uint32_t seed = 6000;
     for (const std::int64_t lda : {256, 301, 512, 1024})
-        for (const std::int64_t n : {40, 70, 200}) {
+        for (const std::int64_t n : {40, 70, 200, 300}) {
             const std::int64_t k = lda == 1024 ? 1000 : 200;  // 1000: several blocks of depth, the last not whole vectors
             const gemm_case c{.m = 45, .n = n, .k = k, .trans_b = n == 70, .alpha = 1.0f, .beta = 0.5f, .bias = true, .relu = n == 40, .pad = lda - k};
             check_gemm_f32(fitted(c), [&](const gemm_f32_args& p) { run(p); }, std::string(entry().name) + " lda " + std::to_string(lda), seed += 10);

@@ -153,7 +153,7 @@ void register_threads() {
     register_pair(std::string("gemm_f32_threads/") + lanes::kernels::gemm_f32.kernel_at(best, probe).name + "/2_vs_1/" + s.label(),
                   [w, best] { omp_set_num_threads(2); lanes::kernels::gemm_f32.run_at(best, w->args()); omp_set_num_threads(1); },
                   [w, best] { lanes::kernels::gemm_f32.run_at(best, w->args()); }, 2.0 * 2048.0 * 2048.0 * 2048.0, 0,
-                  2 * fma_peak(best), true);
+                  peak_of{best, false, 2}, true);
 #endif
 }
 

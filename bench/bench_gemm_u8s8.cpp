@@ -46,8 +46,6 @@ namespace {
 using lanes::isa;
 using namespace lanes::bench;
 
-double int8_peak(isa level) { return lanes::peak_ops_per_second(lanes::machine_peaks(), level, true); }
-
 // The matrices of one shape, made on first use (a filtered run touches only what it runs).
 class workload {
 public:
@@ -157,7 +155,7 @@ void register_all(std::optional<isa> capped) {
                 const isa f32_level = level >= isa::avx512 ? isa::avx512 : isa::avx2;
                 register_pair("gemv_u8s8/f32_vs/" + std::string(lanes::isa_name(level)) + "/" + label,
                               [w, f32_level] { lanes::kernels::gemv_f32.run_at(f32_level, w->gemv_f32()); },
-                              [w, level] { lanes::kernels::gemv_u8s8.run_at(level, w->gemv()); }, ops, 4 * bytes, 0, false, "GOP/s");
+                              [w, level] { lanes::kernels::gemv_u8s8.run_at(level, w->gemv()); }, ops, 4 * bytes, peak_of{}, false, "GOP/s");
             }
         }
         if (!capped)

@@ -84,12 +84,24 @@ inline double seconds_of(const std::function<void()>& f) {
     return std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
-inline double fma_peak(lanes::isa level) { return lanes::peak_ops_per_second(lanes::machine_peaks(), level, false); }
+// What a contender's rate is compared with (pct_peak): the peak probe of an ISA level, its FP32 FMA or,
+// with int8, the INT8 instruction that level's kernels use (lanes::peak_figure_for), times `cores`.
+// On one core the probe's loop runs inside each timed iteration, after the calls, for a quarter of the
+// contender's ops: the machines are shared and their speed drifts by 10-20 % over minutes, so a peak
+// measured once at start-up could come from a faster or slower moment than the kernel's. On several
+// cores (the threads benchmark) it is the start-up figure times the cores.
+struct peak_of {
+    lanes::isa level = lanes::isa::ref;
+    bool int8 = false;
+    int cores = 1;
+};
+inline peak_of fma_peak(lanes::isa level) { return {level, false}; }
+inline peak_of int8_peak(lanes::isa level) { return {level, true}; }
 
-inline void set_rate(benchmark::State& state, const char* unit, double ops, double seconds, double peak) {
+inline void set_rate(benchmark::State& state, const char* unit, double ops, double seconds, double peak_per_second) {
     if (ops <= 0) return;  // a contender that computes nothing (register_read)
     state.counters[unit] = ops / seconds / 1e9;
-    if (peak > 0) state.counters["pct_peak"] = 100.0 * ops / seconds / peak;
+    if (peak_per_second > 0) state.counters["pct_peak"] = 100.0 * ops / seconds / peak_per_second;
 }
 
 inline void set_bandwidth(benchmark::State& state, double bytes, double seconds) {
@@ -101,11 +113,13 @@ inline void set_bandwidth(benchmark::State& state, double bytes, double seconds)
 // One benchmark: `contender` and (when given) `ours` run alternately each iteration; the reported
 // time and rates are the contender's, and `ratio` = contender time / our time (a peer's ratio above 1
 // means ours is faster). The threads benchmark reports `speedup` = our 1-thread time / 2-thread time.
-// `ops` counts a multiply-add as 2; `unit` names the rate counter ("GFLOP/s", "GOP/s").
+// `ops` counts a multiply-add as 2; `unit` names the rate counter ("GFLOP/s", "GOP/s"); the peak
+// probe (peak_of, above) runs last in each iteration.
 inline void register_pair(const std::string& name, const std::function<void()>& contender, const std::function<void()>& ours,
-                          double ops, double bytes, double peak, bool speedup = false, const char* unit = "GFLOP/s") {
+                          double ops, double bytes, peak_of peak, bool speedup = false, const char* unit = "GFLOP/s") {
     benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
-        double own = 0, reference = 0;
+        double own = 0, reference = 0, probe_ops = 0, probe_seconds = 0;
+        const bool probe_here = peak.cores == 1 && ops > 0;
         contender();  // warm-up: packing buffers, page faults, JIT
         if (ours) ours();
         for (auto _ : state) {
@@ -113,9 +127,16 @@ inline void register_pair(const std::string& name, const std::function<void()>& 
             state.SetIterationTime(t);
             own += t;
             if (ours) reference += seconds_of(ours);
+            if (probe_here) {
+                const auto start = clock_type::now();
+                probe_ops += lanes::run_peak_probe(peak.level, peak.int8, ops / 4);
+                probe_seconds += std::chrono::duration<double>(clock_type::now() - start).count();
+            }
         }
         const double iterations = static_cast<double>(state.iterations());
-        set_rate(state, unit, ops, own / iterations, peak);
+        const double peak_per_second = probe_here ? (probe_ops > 0 ? probe_ops / probe_seconds : 0)
+                                                  : peak.cores * lanes::peak_ops_per_second(lanes::machine_peaks(), peak.level, peak.int8);
+        set_rate(state, unit, ops, own / iterations, peak_per_second);
         if (bytes > 0) set_bandwidth(state, bytes, own / iterations);
         if (ours && !speedup) state.counters["ratio"] = own / reference;
         if (ours && speedup) state.counters["speedup"] = reference / own;
@@ -129,7 +150,7 @@ inline void register_pair(const std::string& name, const std::function<void()>& 
 template <class Data>
 void register_read(const std::string& name, Data data, double bytes, const std::function<void()>& ours) {
     register_pair(name, [data, bytes] { benchmark::DoNotOptimize(lanes::read_through(data(), static_cast<std::int64_t>(bytes))); },
-                  ours, 0, bytes, 0);
+                  ours, 0, bytes, peak_of{});
 }
 
 // The clock and the peaks a binary's pct_peak counters refer to, in the JSON's context.

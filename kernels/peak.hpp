@@ -120,8 +120,31 @@ inline double measure_clock_hz() {
 #endif
 }
 
-template <class Loop>
-void measure_compute(peak_figure& figure, double clock_hz, double ops_per_iteration, Loop&& loop) {
+// The compute probes: which figure each measures, the ops one iteration of its loop does, and the loop,
+// which returns a value that depends on every op (so that none is optimised away).
+struct compute_probe {
+    peak_figure peak_report::*figure = nullptr;
+    double ops_per_iteration = 0;
+    double (*loop)(std::int64_t iterations) = nullptr;
+};
+
+inline const std::vector<compute_probe>& compute_probes() {
+    static const std::vector<compute_probe> probes = {
+#if LANES_X86
+        {&peak_report::fma_avx2, avx2::peak_accumulators * 8 * 2.0, [](std::int64_t n) { return double(avx2::fma_peak_loop(n, 1e-3f)); }},
+        {&peak_report::fma_avx512, avx512::peak_accumulators * 16 * 2.0, [](std::int64_t n) { return double(avx512::fma_peak_loop(n, 1e-3f)); }},
+        {&peak_report::maddubs_avx2, avx2::maddubs_chains * 32 * 2.0, [](std::int64_t n) { return double(avx2::maddubs_peak_loop(n, 5)); }},
+        {&peak_report::maddubs_avx512, avx512::maddubs_chains * 64 * 2.0, [](std::int64_t n) { return double(avx512::maddubs_peak_loop(n, 5)); }},
+        {&peak_report::madd16_avx2, avx2::madd16_chains * 16 * 2.0, [](std::int64_t n) { return double(avx2::madd16_peak_loop(n, 5)); }},
+        {&peak_report::madd16_avx512, avx512::madd16_chains * 32 * 2.0, [](std::int64_t n) { return double(avx512::madd16_peak_loop(n, 5)); }},
+        {&peak_report::vnni_avx, 12 * 32 * 2.0, [](std::int64_t n) { return double(vnni::dpbusd_ymm_peak_loop(n, 5)); }},
+        {&peak_report::vnni_avx512, 16 * 64 * 2.0, [](std::int64_t n) { return double(vnni::dpbusd_zmm_peak_loop(n, 5)); }},
+#endif
+    };
+    return probes;
+}
+
+inline void measure_compute(peak_figure& figure, double clock_hz, const compute_probe& probe) {
     const std::string why = why_unusable(figure.level);
     if (!why.empty()) {
         figure.why_not = why;
@@ -129,9 +152,9 @@ void measure_compute(peak_figure& figure, double clock_hz, double ops_per_iterat
     }
     std::int64_t iterations = 1 << 12;
     volatile double sink = 0;
-    const double seconds = best_seconds([&](std::int64_t n) { sink = sink + loop(n); }, iterations);
+    const double seconds = best_seconds([&](std::int64_t n) { sink = sink + probe.loop(n); }, iterations);
     figure.measured = true;
-    figure.per_second = ops_per_iteration * static_cast<double>(iterations) / seconds;
+    figure.per_second = probe.ops_per_iteration * static_cast<double>(iterations) / seconds;
     figure.per_cycle = clock_hz > 0 ? figure.per_second / clock_hz : 0;
 }
 
@@ -170,22 +193,7 @@ inline peak_report measure_peaks() {
     peak_report r;
 #if LANES_X86
     r.clock_hz = detail::measure_clock_hz();
-    detail::measure_compute(r.fma_avx2, r.clock_hz, avx2::peak_accumulators * 8 * 2.0,
-                            [](std::int64_t n) { return avx2::fma_peak_loop(n, 1e-3f); });
-    detail::measure_compute(r.fma_avx512, r.clock_hz, avx512::peak_accumulators * 16 * 2.0,
-                            [](std::int64_t n) { return avx512::fma_peak_loop(n, 1e-3f); });
-    detail::measure_compute(r.maddubs_avx2, r.clock_hz, avx2::maddubs_chains * 32 * 2.0,
-                            [](std::int64_t n) { return avx2::maddubs_peak_loop(n, 5); });
-    detail::measure_compute(r.maddubs_avx512, r.clock_hz, avx512::maddubs_chains * 64 * 2.0,
-                            [](std::int64_t n) { return avx512::maddubs_peak_loop(n, 5); });
-    detail::measure_compute(r.madd16_avx2, r.clock_hz, avx2::madd16_chains * 16 * 2.0,
-                            [](std::int64_t n) { return avx2::madd16_peak_loop(n, 5); });
-    detail::measure_compute(r.madd16_avx512, r.clock_hz, avx512::madd16_chains * 32 * 2.0,
-                            [](std::int64_t n) { return avx512::madd16_peak_loop(n, 5); });
-    detail::measure_compute(r.vnni_avx, r.clock_hz, 12 * 32 * 2.0,
-                            [](std::int64_t n) { return vnni::dpbusd_ymm_peak_loop(n, 5); });
-    detail::measure_compute(r.vnni_avx512, r.clock_hz, 16 * 64 * 2.0,
-                            [](std::int64_t n) { return vnni::dpbusd_zmm_peak_loop(n, 5); });
+    for (const detail::compute_probe& probe : detail::compute_probes()) detail::measure_compute(r.*probe.figure, r.clock_hz, probe);
     detail::measure_read(r.read, r.clock_hz, cpu());
 #else
     for (peak_figure* f : {&r.fma_avx2, &r.fma_avx512, &r.maddubs_avx2, &r.maddubs_avx512, &r.madd16_avx2, &r.madd16_avx512, &r.vnni_avx, &r.vnni_avx512, &r.read})
@@ -200,20 +208,42 @@ inline const peak_report& machine_peaks() {
     return report;
 }
 
-// The compute peak (ops/s) a kernel of `level` should be compared with. `int8` selects the INT8
-// instruction that level's INT8 kernels use (widened vpmaddwd below VNNI, vpdpbusd from avxvnni up).
-// Returns 0 when there is no meaningful peak (the reference) or it was not measured.
-inline double peak_ops_per_second(const peak_report& r, isa level, bool int8) {
-    const peak_figure* f = nullptr;
+// The figure a kernel of `level` should be compared with: `int8` selects the INT8 instruction that
+// level's INT8 kernels use (widened vpmaddwd below VNNI, vpdpbusd from avxvnni up). Null for the
+// reference, which has no meaningful peak.
+inline peak_figure peak_report::*peak_figure_for(isa level, bool int8) {
     switch (level) {
-        case isa::ref: return 0;
-        case isa::avx2: f = int8 ? &r.madd16_avx2 : &r.fma_avx2; break;
-        case isa::avxvnni: f = int8 ? &r.vnni_avx : &r.fma_avx2; break;
-        case isa::avx512: f = int8 ? &r.madd16_avx512 : &r.fma_avx512; break;
+        case isa::ref: return nullptr;
+        case isa::avx2: return int8 ? &peak_report::madd16_avx2 : &peak_report::fma_avx2;
+        case isa::avxvnni: return int8 ? &peak_report::vnni_avx : &peak_report::fma_avx2;
+        case isa::avx512: return int8 ? &peak_report::madd16_avx512 : &peak_report::fma_avx512;
         case isa::avx512vnni:
-        case isa::amx: f = int8 ? &r.vnni_avx512 : &r.fma_avx512; break;
+        case isa::amx: return int8 ? &peak_report::vnni_avx512 : &peak_report::fma_avx512;
     }
-    return f->measured ? f->per_second : 0;
+    return nullptr;
+}
+
+// The compute peak (ops/s) a kernel of `level` should be compared with (peak_figure_for); 0 when there
+// is none or it was not measured.
+inline double peak_ops_per_second(const peak_report& r, isa level, bool int8) {
+    const auto figure = peak_figure_for(level, int8);
+    return figure != nullptr && (r.*figure).measured ? (r.*figure).per_second : 0;
+}
+
+// Runs the probe loop of that same figure for at least `ops` ops, now, and returns how many it did: 0
+// when there is no such figure or its level is not usable here. The benchmarks interleave it with the
+// timed calls, so that a kernel is compared with the peak of the same moments (bench/common.hpp).
+inline double run_peak_probe(isa level, bool int8, double ops) {
+    const auto figure = peak_figure_for(level, int8);
+    if (figure == nullptr || !why_unusable(level).empty()) return 0;
+    for (const detail::compute_probe& probe : detail::compute_probes()) {
+        if (probe.figure != figure) continue;
+        const auto iterations = std::max<std::int64_t>(1, static_cast<std::int64_t>(ops / probe.ops_per_iteration + 1));
+        volatile double sink = probe.loop(iterations);
+        (void)sink;
+        return probe.ops_per_iteration * static_cast<double>(iterations);
+    }
+    return 0;
 }
 
 }  // namespace lanes

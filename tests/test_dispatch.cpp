@@ -138,6 +138,30 @@ TEST(Peak, ReadLoopsSumEveryByteOnce) {
         }
 }
 
+// The probe the benchmarks run between their timed calls (bench/common.hpp): at least the ops asked for
+// and less than one more iteration of its loop (the widest does 16 x 64 x 2 ops), on the figure
+// of that level's instruction; nothing for the reference or a level this CPU cannot run.
+TEST(Peak, InterleavedProbeRunsTheOpsAskedForOnTheLevelsFigure) {
+    EXPECT_EQ(peak_figure_for(isa::ref, false), nullptr);
+    EXPECT_EQ(peak_figure_for(isa::avx2, true), &peak_report::madd16_avx2);
+    EXPECT_EQ(peak_figure_for(isa::avxvnni, true), &peak_report::vnni_avx);
+    EXPECT_EQ(peak_figure_for(isa::avxvnni, false), &peak_report::fma_avx2);
+    EXPECT_EQ(peak_figure_for(isa::avx512, true), &peak_report::madd16_avx512);
+    EXPECT_EQ(peak_figure_for(isa::avx512vnni, true), &peak_report::vnni_avx512);
+    EXPECT_EQ(peak_figure_for(isa::amx, false), &peak_report::fma_avx512);
+    for (isa level : all_isas)
+        for (bool int8 : {false, true})
+            for (double ops : {1.0, 1e5, 3e6 + 7}) {
+                const double done = run_peak_probe(level, int8, ops);
+                if (level == isa::ref || !why_unusable(level).empty()) {
+                    EXPECT_EQ(done, 0.0) << isa_name(level);
+                    continue;
+                }
+                EXPECT_GE(done, ops) << isa_name(level) << (int8 ? " int8" : " fp32");
+                EXPECT_LT(done, ops + 16 * 64 * 2 + 1) << isa_name(level) << (int8 ? " int8" : " fp32");
+            }
+}
+
 // ---- Every operation at every level ------------------------------------------------------------
 
 class AtLevel : public ::testing::TestWithParam<isa> {

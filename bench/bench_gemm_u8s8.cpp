@@ -17,10 +17,11 @@
 //     taskset -c 1 build/bench/bench_gemm_u8s8                           # every level of ours, oneDNN uncapped
 //
 // --onednn_isa takes avx2, avxvnni, avx512 or avx512vnni (oneDNN's AVX2, AVX2_VNNI, AVX512_CORE,
-// AVX512_CORE_VNNI). Counters: GOP/s (a multiply-add is 2 ops), pct_peak (of the measured peak of the
-// instruction the level's kernels use, kernels/peak.hpp), GB/s and pct_read_bw for GEMV, ratio =
-// peer time / our time (above 1: ours is faster). tools/run gemm-u8s8-report runs them all and
-// bench/plot_gemm_u8s8.py draws docs/gemm_u8s8.png and the table of docs/gemm_u8s8.md.
+// AVX512_CORE_VNNI). Counters: GOP/s (a multiply-add is 2 ops), pct_peak (of the peak of the
+// instruction the level's kernels use, probed inside the same iterations: bench/common.hpp), GB/s
+// and pct_read_bw for GEMV, ratio = peer time / our time (above 1: ours is faster). tools/run
+// gemm-u8s8-report runs them all and bench/plot_gemm_u8s8.py draws docs/gemm_u8s8.png and the table
+// of docs/gemm_u8s8.md.
 #include <benchmark/benchmark.h>
 
 #if defined(_OPENMP)

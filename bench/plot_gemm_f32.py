@@ -102,7 +102,8 @@ def main():
 
     # ---- Markdown tables ----
     peaks = peak_lines(context)
-    print(f"Measured peaks: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()) + "\n")
+    print(f"Peaks probed at start-up (the plot's lines): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items())
+          + ". % peak is against the probe run inside each timed iteration (bench/common.hpp).\n")
     print("| shape (M x N x K) | layer | avx512 GFLOP/s | % peak | avx2 % peak | prepacked GFLOP/s | vs oneDNN | vs OpenBLAS |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     ratios = collections.defaultdict(list)

@@ -51,7 +51,8 @@ def main():
     gemv = by_shape(uncapped, "gemv_u8s8")
     levels = [lv for lv in LEVELS if any(lv in c for c in gemm.values())]
 
-    print("### GEMM, every level of ours and oneDNN uncapped (GOP/s, % of the level's instruction peak)\n")
+    print("### GEMM, every level of ours and oneDNN uncapped (GOP/s, % of the level's instruction peak, probed inside the "
+          "same iterations)\n")
     print("| shape | " + " | ".join(f"{lv}" for lv in levels) + " | packed | oneDNN | ours / oneDNN |")
     print("|---|" + "---:|" * (len(levels) + 3))
     ratios = []

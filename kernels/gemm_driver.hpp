@@ -328,12 +328,14 @@ inline bool read_u8_a_directly(const gemm_u8s8_args& p) {
 // -> 141-143.
 //
 // With several blocks of rows on one thread, the first block's tiles pack the shared block of B the same
-// way, for the blocks after it, when there are at most max_row_blocks_packing_b_in_tile of them: the
-// fewer the blocks, the larger packing's share. Measured side by side against packing first (avx512,
-// GFLOP/s, two alternating runs): 2 blocks, 169 x 256 x 2304 144-146 -> 152-153, 196 x 256 x 2304 148-149
-// -> 157-159, 256^3 156-160 -> 164-168; 4 to 7 blocks, 512^3, 784 x 512 x 128 and 1024^3 +1-3 %; 19
-// blocks, 3136 x 128 x 256, 1 % slower (149-150 -> 147-148, three runs), hence the limit.
-inline constexpr std::int64_t max_row_blocks_packing_b_in_tile = 8;
+// way, for the blocks after it. Measured side by side against packing first (avx512, GFLOP/s, two
+// alternating runs, Sapphire Rapids VM): 2 blocks, 169 x 256 x 2304 144-146 -> 152-153, 196 x 256 x
+// 2304 148-149 -> 157-159, 256^3 156-160 -> 164-168; 4 to 7 blocks, 512^3, 784 x 512 x 128 and 1024^3
+// +1-3 %. It was limited to 8 blocks, as 3136 x 128 x 256 (19 blocks there) read 1 % slower. On Zen 5
+// (MC = 84: 13 blocks at 1024^3, 38 at 3136 rows) the limit cost more than it saved: without it, medians
+// of five alternating rounds, % of the probed peak, avx512 1024^3 88.7 -> 91.0, 2048^3 87.9 -> 89.3,
+// ten ResNet-50 and AlexNet shapes of 9 to 150 blocks +0.1 to +1.6 % (four rounds; 3136 x 128 x 256
+// +0.8 %), avx2 +0.4 to +1.7 % on six shapes. So one thread always packs B this way.
 inline bool pack_b_per_panel(std::int64_t row_blocks) {
     return row_blocks == 1;
 }
@@ -547,11 +549,11 @@ void gemm_blocked(const typename Micro::args_type& p, const packed_b<typename Mi
     bool direct_a = false;
     if constexpr (Micro::can_read_a_in_place) direct_a = Micro::reads_a_in_place(p);
     // Whether the first tile of each panel packs that panel of B (B packed in the tile, above): when B is
-    // packed panel by panel, and when one thread runs a few row blocks one after the other, so that the
+    // packed panel by panel, and when one thread runs the row blocks one after the other, so that the
     // first block's tiles can pack the whole block of B for the others (first_block_packs_b below).
     bool b_in_tile = false;
     if constexpr (Micro::can_pack_b_in_tile)
-        b_in_tile = prepacked == nullptr && PB == 1 && (per_panel_b || (threads == 1 && row_blocks <= max_row_blocks_packing_b_in_tile)) &&
+        b_in_tile = prepacked == nullptr && PB == 1 && (per_panel_b || threads == 1) &&
                     Micro::packs_b_in_tile(p);
     b_type* shared_b = nullptr;
     if (prepacked == nullptr && !per_panel_b)

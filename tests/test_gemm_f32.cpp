@@ -208,11 +208,10 @@ TEST_P(GemmF32Kernel, MatchesReferenceWithAGivenAsRuns) {
     }
 }
 
-// On one thread, the first block of rows packs B in its tiles for the blocks after it, up to
-// max_row_blocks_packing_b_in_tile blocks (kernels/gemm_driver.hpp); past that, B is packed first. With
-// MC = 168 (AVX-512, 48 KiB L1d) these are 2, 3, 8 and 9 blocks; with a column tail, two blocks of depth
-// and leading dimensions 5 floats longer than the widths (one case with A's rows 1 KiB apart, so that
-// A is packed rather than read in place).
+// On one thread, the first block of rows packs B in its tiles for the blocks after it, however many
+// there are (kernels/gemm_driver.hpp). With MC = 84 (AVX-512, 48 KiB L1d, 1 MiB L2) these are 3, 5, 16
+// and 17 blocks; with a column tail, two blocks of depth and leading dimensions 5 floats longer than
+// the widths (one case with A's rows 1 KiB apart, so that A is packed rather than read in place).
 TEST_P(GemmF32Kernel, OneThreadPacksBInTheFirstBlocksTiles) {
 #if defined(_OPENMP)
     const int saved = omp_get_max_threads();

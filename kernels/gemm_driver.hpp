@@ -334,8 +334,9 @@ inline bool read_u8_a_directly(const gemm_u8s8_args& p) {
 // +1-3 %. It was limited to 8 blocks, as 3136 x 128 x 256 (19 blocks there) read 1 % slower. On Zen 5
 // (MC = 84: 13 blocks at 1024^3, 38 at 3136 rows) the limit cost more than it saved: without it, medians
 // of five alternating rounds, % of the probed peak, avx512 1024^3 88.7 -> 91.0, 2048^3 87.9 -> 89.3,
-// ten ResNet-50 and AlexNet shapes of 9 to 150 blocks +0.1 to +1.6 % (four rounds; 3136 x 128 x 256
-// +0.8 %), avx2 +0.4 to +1.7 % on six shapes. So one thread always packs B this way.
+// ten more shapes of 7 to 150 blocks (512^3 and nine ResNet-50 and AlexNet layers) +0.1 to +1.6 %
+// (four rounds; 3136 x 128 x 256 +0.8 %), avx2 +0.4 to +1.7 % on six shapes. So one thread always
+// packs B this way.
 inline bool pack_b_per_panel(std::int64_t row_blocks) {
     return row_blocks == 1;
 }

@@ -5,6 +5,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -87,7 +88,7 @@ inline double seconds_of(const std::function<void()>& f) {
 // What a contender's rate is compared with (pct_peak): the peak probe of an ISA level, its FP32 FMA or,
 // with int8, the INT8 instruction that level's kernels use (lanes::peak_figure_for), times `cores`.
 // On one core the probe's loop runs inside each timed iteration, after the calls, for a quarter of the
-// contender's ops: the machines are shared and their speed drifts by 10-20 % over minutes, so a peak
+// contender's ops (min_probe_ops at least): the machines are shared and their speed drifts by 10-20 % over minutes, so a peak
 // measured once at start-up could come from a faster or slower moment than the kernel's. On several
 // cores (the threads benchmark) it is the start-up figure times the cores.
 struct peak_of {
@@ -95,6 +96,10 @@ struct peak_of {
     bool int8 = false;
     int cores = 1;
 };
+// At least this many ops per probe call (about 5 us of zmm FMAs): each call also pays a lookup, the
+// loop's set-up and two clock reads, which on 64^3 (a quarter of its ops is 0.6 us of probe) made the
+// probe read 6 % slow and pct_peak that much high.
+inline constexpr double min_probe_ops = 1 << 20;
 inline peak_of fma_peak(lanes::isa level) { return {level, false}; }
 inline peak_of int8_peak(lanes::isa level) { return {level, true}; }
 
@@ -129,7 +134,7 @@ inline void register_pair(const std::string& name, const std::function<void()>& 
             if (ours) reference += seconds_of(ours);
             if (probe_here) {
                 const auto start = clock_type::now();
-                probe_ops += lanes::run_peak_probe(peak.level, peak.int8, ops / 4);
+                probe_ops += lanes::run_peak_probe(peak.level, peak.int8, std::max(ops / 4, min_probe_ops));
                 probe_seconds += std::chrono::duration<double>(clock_type::now() - start).count();
             }
         }

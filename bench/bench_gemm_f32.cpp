@@ -10,8 +10,9 @@
 // Counters: GFLOP/s, pct_peak (share of this core's FMA peak for the contender's ISA, the probe run
 // inside the same iterations, bench/common.hpp; the peers are held to the AVX-512 peak), GB/s and
 // pct_read_bw for GEMV, and on every peer `ratio` = (peer time / our time) with ours at the best
-// level, both timed alternately inside the same iteration so that a noisy neighbour slows both alike. Everything is single-threaded; the threads benchmark
-// (gemm_f32_threads/...) reports 2 threads against 1, alternately, and must not be pinned to one core.
+// level, both timed alternately inside the same iteration so that a noisy neighbour slows both alike.
+// Everything is single-threaded; the threads benchmark (gemm_f32_threads/...) reports 2 threads
+// against 1, alternately, and must not be pinned to one core.
 //
 //     taskset -c 1 build/bench/bench_gemm_f32 --benchmark_repetitions=3 --benchmark_enable_random_interleaving
 //         --benchmark_filter=-threads --benchmark_format=json > gemm_f32.json

@@ -88,9 +88,9 @@ inline double seconds_of(const std::function<void()>& f) {
 // What a contender's rate is compared with (pct_peak): the peak probe of an ISA level, its FP32 FMA or,
 // with int8, the INT8 instruction that level's kernels use (lanes::peak_figure_for), times `cores`.
 // On one core the probe's loop runs inside each timed iteration, after the calls, for a quarter of the
-// contender's ops (min_probe_ops at least): the machines are shared and their speed drifts by 10-20 % over minutes, so a peak
-// measured once at start-up could come from a faster or slower moment than the kernel's. On several
-// cores (the threads benchmark) it is the start-up figure times the cores.
+// contender's ops (min_probe_ops at least): the machines are shared and their speed drifts by 10-20 %
+// over minutes, so a peak measured once at start-up could come from a faster or slower moment than the
+// kernel's. On several cores (the threads benchmark) it is the start-up figure times the cores.
 struct peak_of {
     lanes::isa level = lanes::isa::ref;
     bool int8 = false;

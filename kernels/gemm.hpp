@@ -87,6 +87,8 @@ inline constexpr const char* dtype_name(dtype t) {
     return "?";
 }
 
+inline constexpr std::int64_t dtype_bytes(dtype t) { return t == dtype::s32 || t == dtype::f32 ? 4 : 1; }
+
 inline constexpr std::int64_t max_int8_k = 32768;        // 32768 * 255 * 128 < 2^30
 inline constexpr std::int32_t max_int8_bias = 1 << 30;
 

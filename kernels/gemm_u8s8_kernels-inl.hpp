@@ -76,16 +76,24 @@ struct gemm_u8s8_kernel {
         }
     }
 
-    // Per call: the column sums, needed only when A has a non-zero zero point.
+    // Per call: the column sums, needed only when A has a non-zero zero point, and whether each tile asks
+    // for its rows of C before its loop (asks_for_c_ahead in kernels/gemm_driver.hpp).
     struct state {
         const std::int32_t* sums = nullptr;
+        bool asks_for_c = false;
     };
     static state prepare(const gemm_u8s8_args& p, const packed_b_u8s8* prepacked) {
-        if (p.a_zero_point == 0) return {};
-        if (prepacked != nullptr) return {prepacked->column_sums()};
+        state st;
+        st.asks_for_c = asks_for_c_ahead(p.k, p.m * p.n * dtype_bytes(p.requant.out), cpu());
+        if (p.a_zero_point == 0) return st;
+        if (prepacked != nullptr) {
+            st.sums = prepacked->column_sums();
+            return st;
+        }
         std::int32_t* sums = scratch<std::int32_t>(scratch_slot::column_sums, static_cast<std::size_t>(p.n));
         column_sums(p, sums);
-        return {sums};
+        st.sums = sums;
+        return st;
     }
 
     // A's rows [i0, i0 + mc) x depth [p0, p0 + kc) into MR-row panels (u8 kept or widened to u16), read
@@ -214,6 +222,11 @@ private:
     template <int R, bool a_in_place, bool prefetch_b>
     static void multiply_groups(const gemm_u8s8_args& p, const state& st, std::int64_t kc, const a_type* a, const b_type* b,
                                 const tile_position& where) {
+        if (st.asks_for_c) {
+            const std::int64_t bytes = dtype_bytes(p.requant.out);
+            const char* c = static_cast<const char*>(p.c) + (where.i * p.ldc + where.j) * bytes;
+            for (std::int64_t i = 0; i < std::min<std::int64_t>(R, where.m); ++i) prefetch_lines(c + i * p.ldc * bytes, where.n * bytes);
+        }
         typename ivec::reg acc[R][NV];
 #pragma GCC unroll 16
         for (int i = 0; i < R; ++i)

@@ -57,7 +57,7 @@ std::string describe(const int8_case& c) {
            " residual=" + std::to_string(static_cast<int>(c.residual));
 }
 
-std::size_t element_bytes(dtype t) { return t == dtype::s32 || t == dtype::f32 ? 4 : 1; }
+std::size_t element_bytes(dtype t) { return static_cast<std::size_t>(lanes::dtype_bytes(t)); }
 
 // The operands of one case, and the reference's C.
 struct int8_problem {
@@ -261,6 +261,16 @@ TEST_P(GemmU8S8Kernel, BitIdenticalWhenRowsOfAAreAPageApart) {
     }
 }
 
+// A product deep enough (k >= 1024) with a C larger than L2: each tile asks for its rows of C before its
+// loop (asks_for_c_ahead), including rows that do not start on a cache line (the pad and C's unaligned
+// start), and must still store exactly the reference's C and nothing past it.
+TEST_P(GemmU8S8Kernel, BitIdenticalWhenTilesAskForCAhead) {
+    const std::int64_t n = 70, k = 1027, m = l2_bytes(cpu()) / (4 * n) + 37;
+    ASSERT_TRUE(asks_for_c_ahead(k, m * n * 4, cpu()));
+    int8_case c{.m = m, .n = n, .k = k, .trans_b = false, .out = dtype::s32, .pad = 3};
+    check_gemm_u8s8(fitted(c), [&](const gemm_u8s8_args& p) { run(p); }, entry().name, 5500);
+}
+
 // A given as runs (an implicit im2col), scattered (lanes::test::scatter_runs): every kernel that takes
 // runs must match the reference computed on the rows.
 TEST_P(GemmU8S8Kernel, BitIdenticalWithAGivenAsRuns) {
@@ -426,6 +436,18 @@ TEST(GemmU8S8Blocks, WholeDepthRule) {
     const gemm_blocks deep = blocks_around_depth(6, 16, 32768, 2, 2, c);
     EXPECT_EQ(deep.mc, 6);  // at least one panel of rows
     EXPECT_EQ(deep.nc % 16, 0);
+}
+
+TEST(GemmU8S8Blocks, TilesAskForCAheadOnlyWhenDeepAndCOutgrowsL2) {
+    cpu_info c;
+    c.l2_kib = 1024;
+    EXPECT_TRUE(asks_for_c_ahead(1024, 4 << 20, c));             // 1024^3 with an s32 C
+    EXPECT_FALSE(asks_for_c_ahead(1023, 4 << 20, c));            // a tile too short to hide the wait
+    EXPECT_FALSE(asks_for_c_ahead(4608, 1 << 20, c));            // C fits L2: its lines are near already
+    EXPECT_TRUE(asks_for_c_ahead(4608, (1 << 20) + 1, c));
+    c.l2_kib = 0;                                               // unknown: 1 MiB assumed
+    EXPECT_FALSE(asks_for_c_ahead(2048, 1 << 20, c));
+    EXPECT_TRUE(asks_for_c_ahead(2048, 2 << 20, c));
 }
 
 }  // namespace

@@ -75,6 +75,9 @@ struct gemm_blocks {
     std::int64_t kc_in_l1 = 0;  // KC when B is packed panel by panel (0: keep kc; INT8 needs the whole depth)
 };
 
+// L1d in bytes, 32 KiB when the CPU did not report it.
+inline std::int64_t l1d_bytes(const cpu_info& c) { return (c.l1d_kib > 0 ? c.l1d_kib : 32) * std::int64_t{1024}; }
+
 // L2 in bytes, 1 MiB when the CPU did not report it.
 inline std::int64_t l2_bytes(const cpu_info& c) { return (c.l2_kib > 0 ? c.l2_kib : 1024) * std::int64_t{1024}; }
 
@@ -91,9 +94,6 @@ inline gemm_blocks blocks_around_depth(int mr, int nr, std::int64_t kc, std::int
     b.nc = std::clamp<std::int64_t>(l3_per_core / 2 / (kc * b_bytes) / nr * nr, nr, 4096 / nr * nr);
     return b;
 }
-
-// L1d in bytes, 32 KiB when the CPU did not report it.
-inline std::int64_t l1d_bytes(const cpu_info& c) { return (c.l1d_kib > 0 ? c.l1d_kib : 32) * std::int64_t{1024}; }
 
 inline gemm_blocks choose_gemm_blocks(int mr, int nr, std::int64_t element_bytes, const cpu_info& c) {
     const std::int64_t l1 = l1d_bytes(c);
@@ -423,11 +423,12 @@ inline bool asks_for_c_ahead(std::int64_t k, std::int64_t c_bytes, const cpu_inf
 }
 
 // Asks for the 64-byte lines holding bytes [p, p + bytes) into L2 (prefetcht1), one request per line;
-// every address asked for lies inside that range.
+// every address asked for lies inside that range. A read request: with the write hint, a build whose
+// flags enable PRFCHW would emit prefetchw instead, an instruction that was not measured.
 inline void prefetch_lines(const void* p, std::int64_t bytes) {
     const char* first = static_cast<const char*>(p);
-    for (std::int64_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(first + offset, 1, 2);
-    if (bytes > 0) __builtin_prefetch(first + bytes - 1, 1, 2);  // the last line, when p is not aligned
+    for (std::int64_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(first + offset, 0, 2);
+    if (bytes > 0) __builtin_prefetch(first + bytes - 1, 0, 2);  // the last line, when p is not aligned
 }
 
 // Asks for the 64-byte lines of the `count` elements from p into L1 (prefetcht0), one request per line.

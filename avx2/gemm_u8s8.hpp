@@ -15,6 +15,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -60,8 +61,14 @@ struct ymm_int8_epilogue {
         const int n = count <= 0 ? 0 : count >= lanes ? lanes : static_cast<int>(count);
         return {_mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), n};
     }
+    // The int32 and float stores take the plain instruction when every lane is on (the tiles pass
+    // constant masks for a tile of all NR columns, so the test folds away there): vpmaskmovd and
+    // vmaskmovps slowed the epilogue of a shallow tile on Zen 5 (docs/gemm_u8s8.md).
     static reg load_first(mask m, const std::int32_t* p) { return _mm256_maskload_epi32(p, m.lanes); }
-    static void store_first(mask m, std::int32_t* p, reg v) { _mm256_maskstore_epi32(p, m.lanes, v); }
+    static void store_first(mask m, std::int32_t* p, reg v) {
+        if (m.count == lanes) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+        else _mm256_maskstore_epi32(p, m.lanes, v);
+    }
     // The first lanes of p[0..8) as int32 (zero elsewhere); a partial group is copied, so nothing past it is read.
     static reg load_u8_first(mask m, const std::uint8_t* p) {
         if (m.count == lanes) return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
@@ -74,7 +81,10 @@ struct ymm_int8_epilogue {
     static freg fset1(float x) { return _mm256_set1_ps(x); }
     static freg to_float(reg x) { return _mm256_cvtepi32_ps(x); }
     static freg fload_first(mask m, const float* p) { return _mm256_maskload_ps(p, m.lanes); }
-    static void fstore_first(mask m, float* p, freg v) { _mm256_maskstore_ps(p, m.lanes, v); }
+    static void fstore_first(mask m, float* p, freg v) {
+        if (m.count == lanes) _mm256_storeu_ps(p, v);
+        else _mm256_maskstore_ps(p, m.lanes, v);
+    }
     static freg fmul(freg a, freg b) { return _mm256_mul_ps(a, b); }
     static freg fadd(freg a, freg b) { return _mm256_add_ps(a, b); }
     static freg fmin(freg a, freg b) { return _mm256_min_ps(a, b); }

@@ -17,6 +17,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -66,16 +67,31 @@ struct zmm_int8_epilogue {
         if (count <= 0) return 0;
         return count >= lanes ? static_cast<mask>(0xffff) : static_cast<mask>((1u << count) - 1u);
     }
+    // The u8 load and the int32 and float stores take the plain instruction when every lane is on. The
+    // tiles pass constant masks for a tile of all NR columns (columns_of in
+    // kernels/gemm_u8s8_kernels-inl.hpp), so the test folds away there. On Zen 5 the masked forms
+    // slowed the epilogue of a shallow tile: avx512vnni 3136 x 256 x 64, int32 product 515-569 ->
+    // 626-683 GOP/s, with a u8 residual 371-402 -> 427-460 (alternating runs; docs/gemm_u8s8.md).
+    static bool all(mask m) { return m == 0xffff; }
     static reg load_first(mask m, const std::int32_t* p) { return _mm512_maskz_loadu_epi32(m, p); }
     // The first lanes of p[0..16) as int32 (zero elsewhere); nothing past them is read.
-    static reg load_u8_first(mask m, const std::uint8_t* p) { return _mm512_maskz_cvtepu8_epi32(m, _mm_maskz_loadu_epi8(m, p)); }
-    static void store_first(mask m, std::int32_t* p, reg v) { _mm512_mask_storeu_epi32(p, m, v); }
+    static reg load_u8_first(mask m, const std::uint8_t* p) {
+        if (all(m)) return _mm512_maskz_cvtepu8_epi32(0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        return _mm512_maskz_cvtepu8_epi32(m, _mm_maskz_loadu_epi8(m, p));
+    }
+    static void store_first(mask m, std::int32_t* p, reg v) {
+        if (all(m)) _mm512_storeu_si512(p, v);
+        else _mm512_mask_storeu_epi32(p, m, v);
+    }
 
     static freg fzero() { return _mm512_setzero_ps(); }
     static freg fset1(float x) { return _mm512_set1_ps(x); }
     static freg to_float(reg x) { return _mm512_maskz_cvtepi32_ps(0xffff, x); }  // rounds to nearest even, as a C++ cast does
     static freg fload_first(mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
-    static void fstore_first(mask m, float* p, freg v) { _mm512_mask_storeu_ps(p, m, v); }
+    static void fstore_first(mask m, float* p, freg v) {
+        if (all(m)) _mm512_storeu_ps(p, v);
+        else _mm512_mask_storeu_ps(p, m, v);
+    }
     static freg fmul(freg a, freg b) { return _mm512_mul_ps(a, b); }
     static freg fadd(freg a, freg b) { return _mm512_add_ps(a, b); }
     static freg fmin(freg a, freg b) { return _mm512_maskz_min_ps(0xffff, a, b); }

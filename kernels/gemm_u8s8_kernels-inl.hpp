@@ -14,7 +14,7 @@
 // Either way every product and every sum is exact in int32 (kernels/gemm.hpp bounds k), so all ISAs
 // give the reference's accumulators bit for bit, and the epilogue repeats the reference's float steps.
 //
-// Needs: <immintrin.h>, <algorithm>, <cstdint>, <cstring>, <type_traits>, kernels/gemm.hpp, kernels/gemm_driver.hpp and
+// Needs: <immintrin.h>, <algorithm>, <array>, <cstdint>, <cstring>, <type_traits>, kernels/gemm.hpp, kernels/gemm_driver.hpp and
 // reference/requant.hpp, included before the target region begins.
 
 // Whether the ISA's ivec interleaves 4 rows x (4 x lanes) columns of a row-major B in one call (the
@@ -292,17 +292,19 @@ private:
         // the stack through the loop, and the same shapes ran 12-32 % slower.
         const requant_params& q = p.requant;
         if (q.out == dtype::s32 && q.bias == nullptr && p.a_zero_point == 0 && !q.relu) {  // no term from B's sums
-            typename ivec::mask cols[NV];
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) cols[v] = ivec::first(where.n - v * ivec::lanes);
             std::int32_t* const c = static_cast<std::int32_t*>(p.c) + where.i * p.ldc + where.j;
             const std::int64_t ldc = p.ldc, m = where.m;
+            auto store_tile = [&](auto whole) __attribute__((always_inline)) {
+                const auto cols = columns_of(where, whole);
 #pragma GCC unroll 16
-            for (int i = 0; i < R; ++i) {
-                if (i >= m) break;  // a tile of R rows also serves every m above the next smaller R (with_tile_rows)
+                for (int i = 0; i < R; ++i) {
+                    if (i >= m) break;  // a tile of R rows also serves every m above the next smaller R (with_tile_rows)
 #pragma GCC unroll 4
-                for (int v = 0; v < NV; ++v) ivec::store_first(cols[v], c + i * ldc + v * ivec::lanes, acc[i][v]);
-            }
+                    for (int v = 0; v < NV; ++v) ivec::store_first(cols[v], c + i * ldc + v * ivec::lanes, acc[i][v]);
+                }
+            };
+            if (where.n == nr) store_tile(std::true_type{});
+            else store_tile(std::false_type{});
             return;
         }
         // Otherwise the epilogue gets a copy: were `acc` itself passed by reference to a function that
@@ -419,7 +421,8 @@ public:
         void* const c = p.c;
         const std::int64_t ldc = p.ldc, ldr = p.ldr;
         const std::uint8_t* const residual_rows = p.residual;
-        auto store_rows = [&](auto out) {
+        auto store_rows = [&](auto out, auto whole) {
+            const auto masks = columns_of(where, whole);
             for (std::int64_t i = 0; i < where.m; ++i) {
                 const std::int64_t row = (where.i + i) * ldc + where.j;
                 const std::uint8_t* residual = residual_rows != nullptr ? residual_rows + (where.i + i) * ldr + where.j : nullptr;
@@ -428,30 +431,47 @@ public:
                     const std::int64_t at = row + v * ivec::lanes;
                     const typename ivec::reg x = ivec::add(acc[i][v], offset[v]);
                     if constexpr (decltype(out)::value == dtype::s32) {
-                        ivec::store_first(cols[v], static_cast<std::int32_t*>(c) + at, relu ? ivec::max_zero(x) : x);
+                        ivec::store_first(masks[v], static_cast<std::int32_t*>(c) + at, relu ? ivec::max_zero(x) : x);
                     } else {
                         typename ivec::freg f = ivec::fmul(ivec::to_float(x), scale[v]);
                         if (residual != nullptr) {  // + float(R - zero point) * residual_scale, the reference's steps
-                            const typename ivec::reg r = ivec::sub(ivec::load_u8_first(cols[v], residual + v * ivec::lanes), residual_zero_point);
+                            const typename ivec::reg r = ivec::sub(ivec::load_u8_first(masks[v], residual + v * ivec::lanes), residual_zero_point);
                             f = ivec::fadd(f, ivec::fmul(ivec::to_float(r), residual_scale));
                         }
                         if constexpr (decltype(out)::value == dtype::f32) {
-                            ivec::fstore_first(cols[v], static_cast<float*>(c) + at, relu ? ivec::fmax_zero(f) : f);
+                            ivec::fstore_first(masks[v], static_cast<float*>(c) + at, relu ? ivec::fmax_zero(f) : f);
                         } else {
                             f = ivec::fmin(ivec::fmax(ivec::fadd(ivec::round_even(f), zero_point), lo), hi);
-                            if constexpr (decltype(out)::value == dtype::u8) ivec::store_u8_first(cols[v], static_cast<std::uint8_t*>(c) + at, f);
-                            else ivec::store_s8_first(cols[v], static_cast<std::int8_t*>(c) + at, f);
+                            if constexpr (decltype(out)::value == dtype::u8) ivec::store_u8_first(masks[v], static_cast<std::uint8_t*>(c) + at, f);
+                            else ivec::store_s8_first(masks[v], static_cast<std::int8_t*>(c) + at, f);
                         }
                     }
                 }
             }
         };
-        switch (q.out) {
-            case dtype::s32: return store_rows(std::integral_constant<dtype, dtype::s32>{});
-            case dtype::f32: return store_rows(std::integral_constant<dtype, dtype::f32>{});
-            case dtype::u8: return store_rows(std::integral_constant<dtype, dtype::u8>{});
-            default: return store_rows(std::integral_constant<dtype, dtype::s8>{});
-        }
+        auto store_all = [&](auto whole) {
+            switch (q.out) {
+                case dtype::s32: return store_rows(std::integral_constant<dtype, dtype::s32>{}, whole);
+                case dtype::f32: return store_rows(std::integral_constant<dtype, dtype::f32>{}, whole);
+                case dtype::u8: return store_rows(std::integral_constant<dtype, dtype::u8>{}, whole);
+                default: return store_rows(std::integral_constant<dtype, dtype::s8>{}, whole);
+            }
+        };
+        if (where.n == nr) store_all(std::true_type{});
+        else store_all(std::false_type{});
+    }
+
+private:
+    // The masks of the tile's NV vectors of columns. For a tile of all NR columns (`whole`, a constant)
+    // every mask is a constant with every lane on, and the masked loads and stores of C and of the
+    // residual fold into the plain instructions (the epilogue operations in avx512/ and avx2/ say why
+    // that matters); only the last tile of a row of C, cut by n, keeps its masks.
+    template <class Whole>
+    static std::array<typename ivec::mask, NV> columns_of(const tile_position& where, Whole) {
+        std::array<typename ivec::mask, NV> cols;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) cols[v] = ivec::first(Whole::value ? ivec::lanes : where.n - v * ivec::lanes);
+        return cols;
     }
 };
 

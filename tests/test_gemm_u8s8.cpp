@@ -230,6 +230,24 @@ TEST_P(GemmU8S8Kernel, BitIdenticalOnExtremesAndHalfwayRounding) {
     }
 }
 
+// The u8/s8 epilogue's rounding, zero point and clamp (reference/requant.hpp): output zero points at
+// and next to both ends of each type, with and without ReLU (which raises lo to the zero point), on
+// sums far outside the range, ties, and a residual; a tile of all NR columns and a cut one (n = 37).
+// (Written for a clamp before the rounding, which was measured and not kept: docs/gemm_u8s8.md.)
+TEST_P(GemmU8S8Kernel, BitIdenticalForOutputZeroPointsAtTheBounds) {
+    std::uint32_t seed = 3500;
+    for (const dtype out : {dtype::u8, dtype::s8})
+        for (const std::int32_t zero_point : out == dtype::u8 ? std::vector<std::int32_t>{0, 1, 127, 254, 255} : std::vector<std::int32_t>{-128, -127, -5, 126, 127})
+            for (const values fill : {values::max_positive, values::max_negative, values::small, values::random})
+                for (const bool relu : {false, true}) {
+                    int8_case c{.m = 19, .n = 37, .k = fill == values::small ? 5 : 64, .trans_b = relu, .out = out, .zero_point = zero_point,
+                                .bias = true, .relu = relu, .pad = 1, .fill = fill};
+                    if (fill == values::random) c.residual = int8_case::separate;
+                    check_gemm_u8s8(fitted(c), [&](const gemm_u8s8_args& p) { run(p); }, entry().name, seed += 10);
+                    if (HasFailure()) return;
+                }
+}
+
 // Every number of rows in the last tile of a column of them (m above the small-M path's 16), for the
 // plain int32 product, whose tiles store their sums straight from the registers, and for a requantized
 // one: a tile of R rows serves every m above the next smaller R, so rows past m must not be stored (the

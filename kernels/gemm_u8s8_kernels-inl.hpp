@@ -397,13 +397,12 @@ public:
     static void finish(const gemm_u8s8_args& p, const state& st, const tile_position& where,
                        typename ivec::reg (&acc)[R][NV]) {
         const requant_params& q = p.requant;
-        typename ivec::mask cols[NV];
+        const auto cols = columns_of(where, std::false_type{});  // the per-column loads, once per tile
         typename ivec::reg offset[NV];
         typename ivec::freg scale[NV];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) {
             const std::int64_t j = where.j + v * ivec::lanes;
-            cols[v] = ivec::first(where.n - v * ivec::lanes);
             offset[v] = q.bias != nullptr ? ivec::load_first(cols[v], q.bias + j) : ivec::zero();
             if (st.sums != nullptr)
                 offset[v] = ivec::sub(offset[v], ivec::mullo(ivec::set1(p.a_zero_point), ivec::load_first(cols[v], st.sums + j)));

@@ -15,14 +15,18 @@ namespace lanes::ref {
 // C = relu?(alpha * op(A) * op(B) + beta * C + bias), summing over p in increasing order.
 inline void gemm_f32(const gemm_f32_args& p) {
     validate(p);
-    const std::int64_t length = a_run_length(p);
+    // Row i of A is k / length runs of `length` elements (one run of k for a plain A); l counts across them.
+    const std::int64_t length = p.trans_a ? p.k : a_run_length(p);
     for (std::int64_t i = 0; i < p.m; ++i) {
         for (std::int64_t j = 0; j < p.n; ++j) {
             float sum = 0.0f;
-            for (std::int64_t l = 0; l < p.k; ++l) {
-                const float a = p.trans_a ? p.a[l * p.lda + i] : a_run(p, i, l / length)[l % length];
-                const float b = p.trans_b ? p.b[j * p.ldb + l] : p.b[l * p.ldb + j];
-                sum += a * b;
+            for (std::int64_t run = 0, l = 0; run < p.k / length; ++run) {
+                const float* a_row = p.trans_a ? nullptr : a_run(p, i, run);
+                for (std::int64_t t = 0; t < length; ++t, ++l) {
+                    const float a = p.trans_a ? p.a[l * p.lda + i] : a_row[t];
+                    const float b = p.trans_b ? p.b[j * p.ldb + l] : p.b[l * p.ldb + j];
+                    sum += a * b;
+                }
             }
             float& c = p.c[i * p.ldc + j];
             float value = p.alpha * sum;
@@ -52,14 +56,17 @@ inline void gemv_f32(const gemv_f32_args& p) {
 // C = requantize( sum_p (A[i][p] - a_zero_point) * op(B)[p][j] ), see kernels/gemm.hpp.
 inline void gemm_u8s8(const gemm_u8s8_args& p) {
     validate(p);
-    const std::int64_t length = a_run_length(p);
+    const std::int64_t length = a_run_length(p);  // row i of A as runs, as in gemm_f32 above
     for (std::int64_t i = 0; i < p.m; ++i) {
         for (std::int64_t j = 0; j < p.n; ++j) {
             std::int32_t acc = 0;
-            for (std::int64_t l = 0; l < p.k; ++l) {
-                const std::int32_t a = static_cast<std::int32_t>(a_run(p, i, l / length)[l % length]) - p.a_zero_point;
-                const std::int32_t b = p.trans_b ? p.b[j * p.ldb + l] : p.b[l * p.ldb + j];
-                acc += a * b;
+            for (std::int64_t run = 0, l = 0; run < p.k / length; ++run) {
+                const std::uint8_t* a_row = a_run(p, i, run);
+                for (std::int64_t t = 0; t < length; ++t, ++l) {
+                    const std::int32_t a = static_cast<std::int32_t>(a_row[t]) - p.a_zero_point;
+                    const std::int32_t b = p.trans_b ? p.b[j * p.ldb + l] : p.b[l * p.ldb + j];
+                    acc += a * b;
+                }
             }
             gemm_u8s8_store(acc, p, i, j);
         }

@@ -96,10 +96,6 @@ struct peak_of {
     bool int8 = false;
     int cores = 1;
 };
-// At least this many ops per probe call (about 5 us of zmm FMAs): each call also pays a lookup, the
-// loop's set-up and two clock reads, which on 64^3 (a quarter of its ops is 0.6 us of probe) made the
-// probe read 6 % slow and pct_peak that much high.
-inline constexpr double min_probe_ops = 1 << 20;
 inline peak_of fma_peak(lanes::isa level) { return {level, false}; }
 inline peak_of int8_peak(lanes::isa level) { return {level, true}; }
 

@@ -230,6 +230,11 @@ inline double peak_ops_per_second(const peak_report& r, isa level, bool int8) {
     return figure != nullptr && (r.*figure).measured ? (r.*figure).per_second : 0;
 }
 
+// What a caller of run_peak_probe (below) should ask for at least: 2^20 ops, about 5 us of zmm FMAs.
+// Each call also pays a lookup, the loop's set-up and two clock reads, which on 64^3 (a quarter of its
+// ops is 0.6 us of probe) made the probe read 6 % slow and pct_peak that much high.
+inline constexpr double min_probe_ops = 1 << 20;
+
 // Runs the probe loop of that same figure for at least `ops` ops, now, and returns how many it did: 0
 // when there is no such figure or its level is not usable here. The benchmarks interleave it with the
 // timed calls, so that a kernel is compared with the peak of the same moments (bench/common.hpp).

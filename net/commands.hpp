@@ -113,10 +113,46 @@ inline std::int64_t peak_rss_bytes() {
     return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;
 }
 
-inline void print_profile(const net::engine& engine, std::int64_t runs, double wall_seconds) {
-    const peak_report& peaks = machine_peaks();
-    std::printf("\nPer layer (mean of %lld runs; %% of this core's measured peak for the kernel's ISA, x threads)\n",
-                static_cast<long long>(runs));
+// The peaks a profile compares with, probed alongside the runs: after each run, the probe loop of every
+// (ISA level, FP32 or INT8) figure its layers ran at, for a quarter of those layers' ops, as the
+// benchmarks do inside each iteration (docs/peak.md), so that % peak compares with the same moments
+// rather than with the probe at start-up.
+class peaks_alongside {
+public:
+    explicit peaks_alongside(const net::engine& engine) {
+        for (const net::layer_profile& p : engine.profile()) {
+            if (p.macs == 0 || peak_figure_for(p.level, p.int8) == nullptr) continue;
+            auto it = std::find_if(figures_.begin(), figures_.end(), [&](const figure& f) { return f.level == p.level && f.int8 == p.int8; });
+            if (it == figures_.end()) it = figures_.insert(figures_.end(), figure{p.level, p.int8});
+            it->ops_per_run += 2.0 * static_cast<double>(p.macs);
+        }
+    }
+    void probe() {
+        for (figure& f : figures_) {
+            const auto t0 = net::seconds_clock::now();
+            f.ops += run_peak_probe(f.level, f.int8, std::max(f.ops_per_run / 4, min_probe_ops));
+            f.seconds += net::seconds_since(t0);
+        }
+    }
+    // Ops per second of one core at that figure over the probes so far; 0 if it was never probed.
+    double per_second(isa level, bool int8) const {
+        for (const figure& f : figures_)
+            if (f.level == level && f.int8 == int8) return f.seconds > 0 ? f.ops / f.seconds : 0;
+        return 0;
+    }
+
+private:
+    struct figure {
+        isa level;
+        bool int8;
+        double ops_per_run = 0, ops = 0, seconds = 0;
+    };
+    std::vector<figure> figures_;
+};
+
+inline void print_profile(const net::engine& engine, const peaks_alongside& peaks, std::int64_t runs, double wall_seconds) {
+    std::printf("\nPer layer (mean of %lld runs; %% of the measured peak for the kernel's ISA, probed alongside the "
+                "runs, x threads)\n", static_cast<long long>(runs));
     std::printf("%-26s %-36s %9s %9s %8s %7s  %s\n", "layer", "shape", "ms", "other ms", "GFLOP/s", "% peak", "kernel");
     double kernel = 0, other = 0;
     const int threads =
@@ -130,7 +166,7 @@ inline void print_profile(const net::engine& engine, std::int64_t runs, double w
         kernel += k;
         other += o;
         const double rate = k > 0 ? 2.0 * static_cast<double>(p.macs) / k : 0.0;
-        const double peak = peak_ops_per_second(peaks, p.level, p.int8) * threads;
+        const double peak = peaks.per_second(p.level, p.int8) * threads;
         char pct[16] = "-";
         if (p.macs > 0 && peak > 0) std::snprintf(pct, sizeof pct, "%.0f", 100.0 * rate / peak);
         char gflops[16] = "-";
@@ -164,11 +200,13 @@ inline int bench(const bench_options& o) {
     std::vector<double> latencies;
     engine.set_profiling(o.profile);
     engine.reset_profile();
+    peaks_alongside peaks(engine);
     const auto start = net::seconds_clock::now();
     while (latencies.size() < 5 || net::seconds_since(start) < o.seconds) {
         const auto t0 = net::seconds_clock::now();
         engine.run(inputs.data());
         latencies.push_back(net::seconds_since(t0));
+        if (o.profile) peaks.probe();  // outside the latency; --seconds then holds fewer runs
     }
     double total = 0;
     for (double l : latencies) total += l;
@@ -185,7 +223,7 @@ inline int bench(const bench_options& o) {
     std::printf("memory: weights %.1f MB + planned activations %.1f MB = %.1f MB; peak RSS %.1f MB (%.2fx)\n",
                 memory.weight_bytes / 1e6, memory.arena_bytes / 1e6, planned / 1e6, peak_rss_bytes() / 1e6,
                 static_cast<double>(peak_rss_bytes()) / planned);
-    if (o.profile) print_profile(engine, static_cast<std::int64_t>(latencies.size()), total);
+    if (o.profile) print_profile(engine, peaks, static_cast<std::int64_t>(latencies.size()), total);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <sstream>
 #include <string>
+#include <vector>
 #include <sys/wait.h>
 
 #include "../lanes.hpp"
@@ -112,6 +113,18 @@ TEST(Cli, BenchPrintsLatencyThroughputMemoryAndAProfile) {
                              "memory: weights ", "planned activations", "peak RSS", "features.0 ", "classifier.6 ",
                              "outside them"})
         EXPECT_NE(r.output.find(line), std::string::npos) << line << "\n" << r.output;
+    // The first convolution's row ends with its % peak and kernel. A kernel with a peak (every level but
+    // the reference) shows a number: the peak probed alongside the runs was measured and found.
+    const std::size_t at = r.output.find("\nfeatures.0 ");
+    ASSERT_NE(at, std::string::npos) << r.output;
+    std::istringstream row(r.output.substr(at + 1, r.output.find('\n', at + 1) - at - 1));
+    std::vector<std::string> fields;
+    for (std::string field; row >> field;) fields.push_back(field);
+    ASSERT_GE(fields.size(), 2u) << r.output;
+    const std::string& kernel = fields.back();
+    const std::string& pct = fields[fields.size() - 2];
+    if (kernel.rfind("ref::", 0) == 0) EXPECT_EQ(pct, "-") << r.output;
+    else EXPECT_TRUE(!pct.empty() && pct.find_first_not_of("0123456789") == std::string::npos && std::stoi(pct) > 0) << pct << "\n" << r.output;
 }
 
 TEST(Cli, BadInputExitsNonZeroWithOneLine) {

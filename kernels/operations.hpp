@@ -110,8 +110,17 @@ inline constexpr kernel_entry<pool2d_args> max_pool2d[] = {
     {isa::avx2, "avx2::max_pool2d", &avx2::max_pool2d},
 #endif
     {isa::ref, "ref::max_pool2d", &ref::max_pool2d}};
-inline constexpr kernel_entry<pool2d_args> avg_pool2d[] = {{isa::ref, "ref::avg_pool2d", &ref::avg_pool2d}};
+inline constexpr kernel_entry<pool2d_args> avg_pool2d[] = {
+#if LANES_X86
+    {isa::avx512, "avx512::avg_pool2d", &avx512::avg_pool2d, &avx512::avg_pool2d_accepts},
+    {isa::avx2, "avx2::avg_pool2d", &avx2::avg_pool2d, &avx2::avg_pool2d_accepts},
+#endif
+    {isa::ref, "ref::avg_pool2d", &ref::avg_pool2d}};
 inline constexpr kernel_entry<adaptive_pool2d_args> adaptive_avg_pool2d[] = {
+#if LANES_X86
+    {isa::avx512, "avx512::adaptive_avg_pool2d", &avx512::adaptive_avg_pool2d, &avx512::adaptive_avg_pool2d_accepts},
+    {isa::avx2, "avx2::adaptive_avg_pool2d", &avx2::adaptive_avg_pool2d, &avx2::adaptive_avg_pool2d_accepts},
+#endif
     {isa::ref, "ref::adaptive_avg_pool2d", &ref::adaptive_avg_pool2d}};
 inline constexpr kernel_entry<relu_args> relu[] = {{isa::ref, "ref::relu", &ref::relu}};
 inline constexpr kernel_entry<add_f32_args> add_f32[] = {{isa::ref, "ref::add_f32", &ref::add_f32}};

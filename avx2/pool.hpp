@@ -54,8 +54,9 @@ struct pool_u8 {
     static reg max(reg best, reg v) { return _mm256_max_epu8(best, v); }
 };
 
-// Average pooling: 8 channels per sum, f32 in a ymm of floats, u8 widened to a ymm of int32. The last
-// group of u8 channels is read and written through a stack buffer, as for the maximum.
+// Average pooling: 8 channels per sum, f32 in a ymm of floats, u8 widened to a ymm of int32. The 8
+// bytes of u8 channels go through a 64-bit word, copied whole or, on the last group, as many bytes as
+// there are channels left.
 struct avg_f32 : pool_f32 {
     using acc = __m256;
     static acc zero() { return _mm256_setzero_ps(); }

@@ -48,8 +48,9 @@ inline void max_pool2d(const pool2d_args& p) {
 // division. The taps are added in the reference's order (rows, then columns, from zero), f32 in float
 // and u8 in int32 lanes, and store_mean repeats the reference's last steps (f32: sum / float(count);
 // u8: nearbyint(float(sum) / float(count)), at most 255), so the result is the reference's bit for
-// bit. An int32 lane holds a u8 sum exactly while the window has at most 2^23 pixels
-// (accepts_u8_window); larger windows go to the reference.
+// bit (an f32 NaN stays a NaN; which payload survives a sum of two NaNs is the compiler's choice in
+// both). An int32 lane holds a u8 sum exactly while the window has at most 2^23 pixels
+// (max_u8_window); the *_accepts functions send larger u8 windows to the reference.
 //
 // `count` is the divisor, as the reference computes it, in float.
 template <class V>

@@ -161,6 +161,35 @@ TEST_P(AvgPoolKernel, SaturatedU8InputsAverageTo255) {
         for (std::int64_t c : {1, 8, 16, 17, 64, 65}) check_case<std::uint8_t>(pc, c, false, true);
 }
 
+// NaNs and infinities among f32 inputs: the same outputs are NaN as in the reference, and every other
+// output (infinities included) has the reference's bits. Which NaN payload survives a sum of two is
+// not compared: the compiler may swap the operands of an addition, in the reference as in a kernel.
+TEST_P(AvgPoolKernel, NaNsAndInfinitiesAsInTheReference) {
+    for (const pool_case& pc : pool_cases)
+        for (std::int64_t c : {1, 8, 16, 17, 33}) {
+            pool2d_args p{.batch = pc.batch, .in_h = pc.h, .in_w = pc.w, .channels = c, .kernel_h = pc.kernel, .kernel_w = pc.kernel,
+                          .stride_h = pc.stride, .stride_w = pc.stride, .pad_top = pc.pad, .pad_left = pc.pad, .pad_bottom = pc.pad,
+                          .pad_right = pc.pad, .ceil_mode = pc.ceil};
+            const std::size_t count = static_cast<std::size_t>(pc.batch * pc.h * pc.w * c);
+            const std::size_t out_count = static_cast<std::size_t>(pc.batch * p.out_h() * p.out_w() * c);
+            test::buffer<float> in = pool_input<float>(count, 11), expected(out_count), got(out_count);
+            for (std::size_t i = 3; i < count; i += 7) in[i] = i % 3 == 0 ? std::nanf("1") : i % 3 == 1 ? -INFINITY : INFINITY;
+            p.input = in.data();
+            p.output = expected.data();
+            ref::avg_pool2d(p);
+            p.output = got.data();
+            run(p);
+            for (std::size_t i = 0; i < out_count; ++i) {
+                if (std::isnan(expected[i])) {
+                    ASSERT_TRUE(std::isnan(got[i])) << entry().name << ": output " << i << " is " << got[i] << ", the reference's NaN";
+                } else {
+                    ASSERT_EQ(std::memcmp(&got[i], &expected[i], sizeof(float)), 0)
+                        << entry().name << ": output " << i << " is " << got[i] << ", the reference's " << expected[i];
+                }
+            }
+        }
+}
+
 INSTANTIATE_TEST_SUITE_P(Table, AvgPoolKernel, AvgPoolKernel::all(), AvgPoolKernel::name);
 
 TEST_P(AdaptiveAvgPoolKernel, MatchesTheReferenceBitForBit) {

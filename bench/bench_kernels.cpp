@@ -59,18 +59,17 @@ void set_rate_counters(benchmark::State& state, const char* name, double ops, do
 // the probe of the same moments.
 template <class Body>
 void timed_loop_against_peak(benchmark::State& state, const char* name, double ops, isa level, bool int8, Body&& body) {
-    double own = 0, probe_ops = 0, probe_seconds = 0;
+    double own = 0;
+    lanes::peak_tally tally(level, int8);
     for (auto _ : state) {
         const auto t0 = std::chrono::steady_clock::now();
         body();
         benchmark::ClobberMemory();
-        const auto t1 = std::chrono::steady_clock::now();
-        probe_ops += lanes::run_peak_probe(level, int8, std::max(ops / 4, lanes::min_probe_ops));
-        own += std::chrono::duration<double>(t1 - t0).count();
-        probe_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+        own += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        tally.probe(ops);
     }
     const double iterations = static_cast<double>(std::max<benchmark::IterationCount>(state.iterations(), 1));
-    set_rate_counters(state, name, ops, own / iterations, probe_ops > 0 ? probe_ops / probe_seconds : 0);
+    set_rate_counters(state, name, ops, own / iterations, tally.per_second());
 }
 
 void register_gemm_u8s8() {

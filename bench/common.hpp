@@ -88,8 +88,8 @@ inline double seconds_of(const std::function<void()>& f) {
 // What a contender's rate is compared with (pct_peak): the peak probe of an ISA level, its FP32 FMA or,
 // with int8, the INT8 instruction that level's kernels use (lanes::peak_figure_for), times `cores`.
 // On one core the probe's loop runs inside each timed iteration, after the calls, for a quarter of the
-// contender's ops (min_probe_ops at least): the machines are shared and their speed drifts by 10-20 %
-// over minutes, so a peak measured once at start-up could come from a faster or slower moment than the
+// contender's ops (lanes::peak_tally): the machines are shared and their speed drifts by 10-20 % over
+// minutes, so a peak measured once at start-up could come from a faster or slower moment than the
 // kernel's. On several cores (the threads benchmark) it is the start-up figure times the cores.
 struct peak_of {
     lanes::isa level = lanes::isa::ref;
@@ -119,8 +119,9 @@ inline void set_bandwidth(benchmark::State& state, double bytes, double seconds)
 inline void register_pair(const std::string& name, const std::function<void()>& contender, const std::function<void()>& ours,
                           double ops, double bytes, peak_of peak, bool speedup = false, const char* unit = "GFLOP/s") {
     benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
-        double own = 0, reference = 0, probe_ops = 0, probe_seconds = 0;
+        double own = 0, reference = 0;
         const bool probe_here = peak.cores == 1 && ops > 0;
+        lanes::peak_tally tally(peak.level, peak.int8);
         contender();  // warm-up: packing buffers, page faults, JIT
         if (ours) ours();
         for (auto _ : state) {
@@ -128,14 +129,10 @@ inline void register_pair(const std::string& name, const std::function<void()>& 
             state.SetIterationTime(t);
             own += t;
             if (ours) reference += seconds_of(ours);
-            if (probe_here) {
-                const auto start = clock_type::now();
-                probe_ops += lanes::run_peak_probe(peak.level, peak.int8, std::max(ops / 4, min_probe_ops));
-                probe_seconds += std::chrono::duration<double>(clock_type::now() - start).count();
-            }
+            if (probe_here) tally.probe(ops);
         }
         const double iterations = static_cast<double>(state.iterations());
-        const double peak_per_second = probe_here ? (probe_ops > 0 ? probe_ops / probe_seconds : 0)
+        const double peak_per_second = probe_here ? tally.per_second()
                                                   : peak.cores * lanes::peak_ops_per_second(lanes::machine_peaks(), peak.level, peak.int8);
         set_rate(state, unit, ops, own / iterations, peak_per_second);
         if (bytes > 0) set_bandwidth(state, bytes, own / iterations);

@@ -251,4 +251,29 @@ inline double run_peak_probe(isa level, bool int8, double ops) {
     return 0;
 }
 
+// The peak of the same moments as a kernel's runs. After each run, probe(ops of that run) runs the probe
+// loop of (level, int8) for a quarter of those ops (min_probe_ops at least) and times it; per_second()
+// is the probe's rate over all those calls. The benchmarks (bench/common.hpp, bench_kernels.cpp) and
+// `lanes bench --profile` (net/commands.hpp) compare their kernels with it rather than with the probe at
+// start-up: the machines are shared and their speed drifts by 10-20 % over minutes.
+class peak_tally {
+public:
+    peak_tally(isa level, bool int8) : level_(level), int8_(int8) {}
+
+    void probe(double kernel_ops) {
+        const auto start = std::chrono::steady_clock::now();
+        ops_ += run_peak_probe(level_, int8_, std::max(kernel_ops / 4, min_probe_ops));
+        seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    // Ops per second over the probes so far; 0 if none ran (no such figure, or not usable here).
+    double per_second() const { return ops_ > 0 ? ops_ / seconds_ : 0; }
+    isa level() const { return level_; }
+    bool int8() const { return int8_; }
+
+private:
+    isa level_;
+    bool int8_;
+    double ops_ = 0, seconds_ = 0;
+};
+
 }  // namespace lanes

@@ -122,30 +122,26 @@ public:
     explicit peaks_alongside(const net::engine& engine) {
         for (const net::layer_profile& p : engine.profile()) {
             if (p.macs == 0 || peak_figure_for(p.level, p.int8) == nullptr) continue;
-            auto it = std::find_if(figures_.begin(), figures_.end(), [&](const figure& f) { return f.level == p.level && f.int8 == p.int8; });
-            if (it == figures_.end()) it = figures_.insert(figures_.end(), figure{p.level, p.int8});
+            auto it = std::find_if(figures_.begin(), figures_.end(), [&](const figure& f) { return f.is(p.level, p.int8); });
+            if (it == figures_.end()) it = figures_.insert(figures_.end(), figure{peak_tally(p.level, p.int8)});
             it->ops_per_run += 2.0 * static_cast<double>(p.macs);
         }
     }
     void probe() {
-        for (figure& f : figures_) {
-            const auto t0 = net::seconds_clock::now();
-            f.ops += run_peak_probe(f.level, f.int8, std::max(f.ops_per_run / 4, min_probe_ops));
-            f.seconds += net::seconds_since(t0);
-        }
+        for (figure& f : figures_) f.tally.probe(f.ops_per_run);
     }
     // Ops per second of one core at that figure over the probes so far; 0 if it was never probed.
     double per_second(isa level, bool int8) const {
         for (const figure& f : figures_)
-            if (f.level == level && f.int8 == int8) return f.seconds > 0 ? f.ops / f.seconds : 0;
+            if (f.is(level, int8)) return f.tally.per_second();
         return 0;
     }
 
 private:
     struct figure {
-        isa level;
-        bool int8;
-        double ops_per_run = 0, ops = 0, seconds = 0;
+        peak_tally tally;
+        double ops_per_run = 0;
+        bool is(isa level, bool int8) const { return tally.level() == level && tally.int8() == int8; }
     };
     std::vector<figure> figures_;
 };

@@ -59,8 +59,12 @@ public:
     }
     const lanes::gemv_u8s8_args& gemv() { return made().gemv; }
     const lanes::gemv_f32_args& gemv_f32() { return made().gemv_f32; }
-    // The batch-1 layer as the 1 x n product x^T W^T, for oneDNN.
+    // The batch-1 layer as the 1 x n product x^T W^T, for oneDNN and for ours on a prepacked W.
     const lanes::gemm_u8s8_args& gemv_as_gemm() { return made().gemv_as_gemm; }
+    const lanes::packed_b_u8s8& packed_w() {
+        if (!packed_w_) packed_w_ = std::make_unique<lanes::packed_b_u8s8>(lanes::pack_gemm_u8s8_b(gemv_as_gemm()));
+        return *packed_w_;
+    }
 
 private:
     struct matrices {
@@ -94,7 +98,7 @@ private:
     }
     shape s_;
     std::unique_ptr<matrices> made_;
-    std::unique_ptr<lanes::packed_b_u8s8> packed_;
+    std::unique_ptr<lanes::packed_b_u8s8> packed_, packed_w_;
 };
 
 #if defined(LANES_BENCH_DNNL)
@@ -159,9 +163,16 @@ void register_all(std::optional<isa> capped) {
                               [w, level] { lanes::kernels::gemv_u8s8.run_at(level, w->gemv()); }, ops, 4 * bytes, peak_of{}, false, "GOP/s");
             }
         }
-        if (!capped)
+        if (!capped) {
             register_read("gemv_u8s8/read/" + label, [w] { return w->gemv().w; }, bytes,
                           [w, best] { lanes::kernels::gemv_u8s8.run_at(best, w->gemv()); });
+            // The layer as the network runs it: W packed once for our best level's GEMM, one row of A
+            // (GB/s counts W's n x k bytes), and a plain read of the packed panels against it.
+            auto packed_gemv = [w] { lanes::gemm_u8s8_packed(w->gemv_as_gemm(), w->packed_w()); };
+            register_pair("gemv_u8s8/packed/" + label, packed_gemv, nullptr, ops, bytes, int8_peak(best), false, "GOP/s");
+            register_read("gemv_u8s8/packed_read/" + label, [w] { return w->packed_w().panels<std::int8_t>(0, 0); },
+                          static_cast<double>(w->packed_w().panel_bytes()), packed_gemv);
+        }
 #if defined(LANES_BENCH_DNNL)
         register_pair("gemv_u8s8/" + peer + "/" + label, [w] { onednn_gemm(w->gemv_as_gemm()); },
                       [w, best] { lanes::kernels::gemv_u8s8.run_at(best, w->gemv()); }, ops, bytes, int8_peak(best), false, "GOP/s");

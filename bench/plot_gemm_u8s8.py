@@ -92,8 +92,9 @@ def main():
 
     print("### GEMV (batch-1 fully connected layers, y = W x)\n")
     print("| layer | " + " | ".join(f"{lv} GB/s" for lv in levels) + " | reading W alone, GB/s | best level / reading W | "
-          "oneDNN / reading W | INT8 / FP32 speed-up (" + ", ".join(levels) + ") | ours / oneDNN |")
-    print("|---|" + "---:|" * (len(levels) + 5))
+          "oneDNN / reading W | INT8 / FP32 speed-up (" + ", ".join(levels) + ") | ours / oneDNN | packed W, GB/s | "
+          "packed / reading its panels | packed / oneDNN |")
+    print("|---|" + "---:|" * (len(levels) + 8))
     for (shape, tag), row in gemv.items():
         bw = [f"{fmt(row.get(lv, {}).get('GB/s'), 1)} ({fmt(row.get(lv, {}).get('pct_read_bw'))} %)" for lv in levels]
         speedups = ", ".join(fmt(row.get("f32_vs/" + lv, {}).get("ratio"), 2) for lv in levels)
@@ -101,10 +102,16 @@ def main():
         onednn = row.get("onednn", {}).get("ratio")
         # oneDNN's share of the read speed, from two ratios to our time measured in separate benchmarks.
         theirs = read["ratio"] / onednn if read.get("ratio") and onednn else None
+        packed = row.get("packed", {}).get("GB/s")
+        onednn_bw = row.get("onednn", {}).get("GB/s")
         print(f"| {shape} {tag} | " + " | ".join(bw) + f" | {fmt(read.get('GB/s'), 1)} | {fmt(read.get('ratio'), 2)} | "
-              f"{fmt(theirs, 2)} | {speedups} | {fmt(onednn, 2)} |")
+              f"{fmt(theirs, 2)} | {speedups} | {fmt(onednn, 2)} | {fmt(packed, 1)} | "
+              f"{fmt(row.get('packed_read', {}).get('ratio'), 2)} | {fmt(packed / onednn_bw if packed and onednn_bw else None, 2)} |")
     print("\n(% of the single-core read bandwidth probe, a buffer beyond L3, in parentheses. \"Reading W alone\" streams "
-          "the same weights once at the same size, alternately with our best level; the shares are its time over theirs.)")
+          "the same weights once at the same size, alternately with our best level; the shares are its time over theirs. "
+          "\"Packed W\" is the layer as the network runs it: W packed once for our best level's GEMM (pack_gemm_u8s8_b), "
+          "one row of A; its GB/s count W's n x k bytes, and its share is the time of a plain read of the packed panels, "
+          "alternately, over its own. Packed / oneDNN divides two rates measured in separate benchmarks.)")
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6), gridspec_kw={"width_ratios": [1, 2]})
     squares = sorted((k for k in gemm if k[1] == "square"), key=lambda k: int(k[0].split("x")[0]))

@@ -210,6 +210,8 @@ public:
     bool empty() const { return data_ == nullptr; }
     // Memory held: the packed panels and the column sums.
     std::size_t bytes() const { return bytes_ + sums_.size() * sizeof(std::int32_t); }
+    // The packed panels alone, panels<T>(0, 0) onwards: what one product with m = 1 reads of B.
+    std::size_t panel_bytes() const { return bytes_; }
     const std::int32_t* column_sums() const { return sums_.empty() ? nullptr : sums_.data(); }
 
     // Panels of rows [p0, p0 + kc) starting at column j0 (a multiple of NR), as elements of type T.
@@ -304,11 +306,13 @@ inline bool read_a_directly(const gemm_f32_args& p, int nr) {
 // The vpdpbusd microkernels broadcast A's groups of 4 u8 straight from its rows, which saves packing A
 // (a scalar copy of every group, measured at a third of the time of a 3136 x 64 x 64 product) at every
 // size measured, large n included. Rows a multiple of 4 KiB apart would fall into one L1 set (more rows
-// than an 8- or 12-way L1 has ways), and a depth below one group has nothing to read in place.
+// than an 8- or 12-way L1 has ways), and a depth below one group has nothing to read in place. A single
+// row has no other row to collide with: packed, it became a panel of MR rows, MR - 1 of them zeros
+// written on every call (a batch-1 layer of depth 4096 spent a third of its time there).
 // A given as runs (an implicit im2col) is read in place when every run is whole groups of 4.
 inline bool read_u8_a_directly(const gemm_u8s8_args& p) {
     if (p.a_runs != nullptr) return p.a_run_length % 4 == 0;
-    return p.k >= 4 && p.lda % 4096 != 0;
+    return p.k >= 4 && (p.m == 1 || p.lda % 4096 != 0);
 }
 
 // When A has a single block of rows (m <= MC), each panel of B is used only by the ceil(m / MR) tiles of

@@ -326,7 +326,8 @@ struct memory_report {
 
 class engine {
 public:
-    // Linear layers over at most this many images keep their weights unpacked (the small-M kernels).
+    // Linear layers over at most this many images keep their weights unpacked (the small-M kernels), but
+    // INT8 ones at AVX512-VNNI (prepare_int8).
     static constexpr std::int64_t small_batch = 16;
 
     // Called with each FP32 tensor as soon as it is complete (calibration).
@@ -499,7 +500,8 @@ private:
                     dims(x) + " -> " + dims(y);
         // A linear layer over a batch of at most 16 is a memory-bound product: its weights stay in
         // PyTorch's [out][in] rows, which the small-M kernels stream once (a packed layout would only
-        // add the GEMM's blocking around a single pass over them).
+        // add the GEMM's blocking around a single pass over them). INT8 at AVX512-VNNI packs them after all
+        // (prepare_int8 says why).
         p.unpacked = l.kind == layer_kind::linear && p.m <= small_batch;
         if (!int8_) {
             const gemm_f32_args g{.m = p.m, .n = p.n, .k = p.k, .b = w.data(), .ldb = p.k, .trans_b = true};  // B, and the shape
@@ -543,12 +545,24 @@ private:
             p.scale[static_cast<std::size_t>(j)] = static_cast<float>(acc_scale / out_scale);
         }
 #if LANES_X86
-        if (isa_cap() != isa::ref && !p.unpacked) {
+        // A linear layer at a small batch (p.unpacked) keeps its rows for the small-M kernels, but for
+        // the AVX512-VNNI kernel, whose packed panels keep one byte per weight: its GEMM on them beat the
+        // small-M kernel at batch 1, 2, 8 and 16 on AlexNet's and ResNet-50's fc shapes with a u8 output
+        // (1.01-1.69x; batch 4 of 1000 x 4096 0.87x; Zen 4, medians of 100 alternating calls), since
+        // one_row (kernels/gemm_u8s8_kernels-inl.hpp) serves batch 1. In AlexNet's INT8 run, where each
+        // layer's weights come from memory, its fc layers measured the same within the noise. The
+        // widening kernels' panels hold 16-bit weights, twice the bytes to stream, and there the rows
+        // stay faster at batch 1 and 2 (0.37-0.79x packed).
+        if (isa_cap() != isa::ref) {
             gemm_u8s8_args g{.n = p.n, .k = p.k, .b = p.w_s8.data(), .ldb = p.k, .trans_b = true, .requant = {}};
-            p.w_u8 = pack_gemm_u8s8_b(g);
-            std::vector<std::int8_t>().swap(p.w_s8);
-            prof.kernel = p.w_u8.kernel();
-            prof.level = p.w_u8.level();
+            packed_b_u8s8 packed = pack_gemm_u8s8_b(g);
+            if (!p.unpacked || packed.level() == isa::avx512vnni) {
+                p.unpacked = false;
+                p.w_u8 = std::move(packed);
+                std::vector<std::int8_t>().swap(p.w_s8);
+                prof.kernel = p.w_u8.kernel();
+                prof.level = p.w_u8.level();
+            }
         }
 #endif
         if (p.w_u8.empty()) {

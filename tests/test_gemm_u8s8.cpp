@@ -279,6 +279,25 @@ TEST_P(GemmU8S8Kernel, BitIdenticalWhenRowsOfAAreAPageApart) {
     }
 }
 
+// One row of A (a batch-1 layer), which the tiles multiply in a loop of their own (one_row): depths
+// with a partial last group, rows of exactly 4 KiB (read in place at the vpdpbusd levels, as one row
+// collides with no other), every output type, zero points; and larger m whose last tile holds one row
+// (MR = 6, 12, 14).
+TEST_P(GemmU8S8Kernel, BitIdenticalForOneRow) {
+    std::uint32_t seed = 5200;
+    const dtype outputs[] = {dtype::u8, dtype::s8, dtype::s32, dtype::f32};
+    int v = 0;
+    for (const std::int64_t m : {1, 7, 13, 15})
+        for (const std::int64_t k : {3, 5, 64, 1001, 4096}) {
+            int8_case c{.m = m, .n = 70, .k = k, .trans_b = v % 2 == 0, .a_zero_point = v % 3 == 0 ? 0 : 200, .out = outputs[v % 4],
+                        .bias = v % 2 == 1, .relu = v % 5 == 0, .pad = k == 4096 ? 0 : 1};
+            if (c.out == dtype::u8 || c.out == dtype::s8) c.zero_point = 3;
+            ++v;
+            check_gemm_u8s8(fitted(c), [&](const gemm_u8s8_args& p) { run(p); }, entry().name, seed += 10);
+            if (HasFailure()) return;
+        }
+}
+
 // A product deep enough (k >= 1024) with a C larger than L2: each tile asks for its rows of C before its
 // loop (asks_for_c_ahead), including rows that do not start on a cache line (the pad and C's unaligned
 // start), and must still store exactly the reference's C and nothing past it.
@@ -366,6 +385,8 @@ class GemmU8S8Packed : public table_rows<tables::gemm_u8s8_packers> {};
 TEST_P(GemmU8S8Packed, BitIdenticalAndRemembersItsKernel) {
     std::uint32_t seed = 9000;
     for (const int8_case& c : {int8_case{.m = 1, .n = 1, .k = 1}, int8_case{.m = 33, .n = 65, .k = 129, .trans_b = true, .a_zero_point = 3, .bias = true},
+                               int8_case{.m = 1, .n = 70, .k = 4096, .trans_b = true, .a_zero_point = 5, .bias = true},  // one row (one_row)
+                               int8_case{.m = 1, .n = 100, .k = 1003, .out = dtype::s8, .zero_point = -5, .relu = true, .pad = 1},
                                int8_case{.m = 64, .n = 257, .k = 1001, .a_zero_point = 255, .out = dtype::s32, .pad = 3},
                                int8_case{.m = 37, .n = 70, .k = 64, .out = dtype::s32, .pad = 1},  // plain: stored from the registers
                                int8_case{.m = 17, .n = 100, .k = 4611, .trans_b = true, .out = dtype::s8, .zero_point = -5, .relu = true, .pad = 1},

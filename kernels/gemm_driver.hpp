@@ -307,8 +307,9 @@ inline bool read_a_directly(const gemm_f32_args& p, int nr) {
 // (a scalar copy of every group, measured at a third of the time of a 3136 x 64 x 64 product) at every
 // size measured, large n included. Rows a multiple of 4 KiB apart would fall into one L1 set (more rows
 // than an 8- or 12-way L1 has ways), and a depth below one group has nothing to read in place. A single
-// row has no other row to collide with: packed, it became a panel of MR rows, MR - 1 of them zeros
-// written on every call (a batch-1 layer of depth 4096 spent a third of its time there).
+// row has no other row to collide with, so it is read in place at any length (packed, it was a panel
+// of MR rows, MR - 1 of them zeros written on every call: avx512vnni 1 x 1000 x 4096 on prepacked B
+// took 64 us that way and 45 us in place).
 // A given as runs (an implicit im2col) is read in place when every run is whole groups of 4.
 inline bool read_u8_a_directly(const gemm_u8s8_args& p) {
     if (p.a_runs != nullptr) return p.a_run_length % 4 == 0;

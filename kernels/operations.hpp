@@ -180,6 +180,14 @@ inline void dequantize(const dequantize_args& args) { kernels::dequantize(args);
 // kernel's level to be usable and allowed by the cap at the time of the call.
 namespace detail {
 
+// The best packer usable under the cap; null if none is.
+template <class Args, std::size_t N>
+const tables::gemm_packer<Args>* packer_under_cap(const tables::gemm_packer<Args> (&packers)[N]) {
+    for (const tables::gemm_packer<Args>& packer : packers)
+        if (packer.level <= isa_cap() && usable(packer.level)) return &packer;
+    return nullptr;
+}
+
 // Packs B with the best packer usable under the cap. B's own checks (k, n, b, ldb) come first.
 template <class Args, std::size_t N>
 packed_b<Args> pack_with(const char* op, const tables::gemm_packer<Args> (&packers)[N], const Args& p) {
@@ -189,8 +197,7 @@ packed_b<Args> pack_with(const char* op, const tables::gemm_packer<Args> (&packe
     check.not_null("b", p.b);
     if (p.trans_b) check.matrix("B", "ldb", p.n, p.k, p.ldb, "n x k, transposed");
     else check.matrix("B", "ldb", p.k, p.n, p.ldb, "k x n");
-    for (const tables::gemm_packer<Args>& packer : packers)
-        if (packer.level <= isa_cap() && usable(packer.level)) return packer.pack(p);
+    if (const tables::gemm_packer<Args>* packer = packer_under_cap(packers)) return packer->pack(p);
     fail(op, ": no packing kernel is usable");
 }
 
@@ -236,6 +243,17 @@ inline packed_b_u8s8 pack_gemm_u8s8_b(const gemm_u8s8_args& p) {
     return detail::pack_with("pack_gemm_u8s8_b", tables::gemm_u8s8_packers, p);
 #else
     fail("pack_gemm_u8s8_b: no packed INT8 format exists for this CPU; use gemm_u8s8");
+#endif
+}
+
+// The level whose kernel pack_gemm_u8s8_b would pack for now (under the current cap); isa::ref when
+// there is no packed format.
+inline isa gemm_u8s8_packing_level() {
+#if LANES_X86
+    const tables::gemm_packer<gemm_u8s8_args>* packer = detail::packer_under_cap(tables::gemm_u8s8_packers);
+    return packer != nullptr ? packer->level : isa::ref;
+#else
+    return isa::ref;
 #endif
 }
 

@@ -553,16 +553,13 @@ private:
         // layer's weights come from memory, its fc layers measured the same within the noise. The
         // widening kernels' panels hold 16-bit weights, twice the bytes to stream, and there the rows
         // stay faster at batch 1 and 2 (0.37-0.79x packed).
-        if (isa_cap() != isa::ref) {
+        if (isa_cap() != isa::ref && (!p.unpacked || gemm_u8s8_packing_level() == isa::avx512vnni)) {
             gemm_u8s8_args g{.n = p.n, .k = p.k, .b = p.w_s8.data(), .ldb = p.k, .trans_b = true, .requant = {}};
-            packed_b_u8s8 packed = pack_gemm_u8s8_b(g);
-            if (!p.unpacked || packed.level() == isa::avx512vnni) {
-                p.unpacked = false;
-                p.w_u8 = std::move(packed);
-                std::vector<std::int8_t>().swap(p.w_s8);
-                prof.kernel = p.w_u8.kernel();
-                prof.level = p.w_u8.level();
-            }
+            p.unpacked = false;
+            p.w_u8 = pack_gemm_u8s8_b(g);
+            std::vector<std::int8_t>().swap(p.w_s8);
+            prof.kernel = p.w_u8.kernel();
+            prof.level = p.w_u8.level();
         }
 #endif
         if (p.w_u8.empty()) {

@@ -426,6 +426,20 @@ TEST(GemmU8S8PackedErrors, MismatchedShapeEmptyMatrixBadEpilogueAndLoweredCapAre
     EXPECT_LANES_ERROR(gemm_u8s8_packed({.m = 3, .n = 3, .k = 2, .a = a, .lda = 2, .c = c, .ldc = 3, .requant = q}, packed),
                        "but the ISA cap is ref; pack it again");
     EXPECT_LANES_ERROR(pack_gemm_u8s8_b({.n = 3, .k = 2, .b = b.data(), .ldb = 3, .requant = {}}), "no packing kernel is usable");
+    EXPECT_EQ(gemm_u8s8_packing_level(), isa::ref);
+}
+
+// gemm_u8s8_packing_level (what the network asks before packing) names the level pack_gemm_u8s8_b
+// packs for, under every usable cap.
+TEST(GemmU8S8PackingLevel, IsTheLevelThatPacks) {
+    const auto b = lanes::test::random_ints<std::int8_t>(6, 1, -128, 127);
+    const lanes::test::isa_cap_restorer restore_cap;
+    for (const isa level : all_isas) {
+        if (level == isa::ref || !usable(level)) continue;
+        set_isa_cap(level);
+        EXPECT_EQ(gemm_u8s8_packing_level(), pack_gemm_u8s8_b({.n = 3, .k = 2, .b = b.data(), .ldb = 3, .requant = {}}).level())
+            << "cap " << isa_name(level);
+    }
 }
 
 #endif

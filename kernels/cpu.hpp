@@ -59,6 +59,9 @@ struct cpu_info {
     int cores = 0;          // physical cores in the package (libcpuid)
     int logical_cpus = 0;   // hardware threads in the package (libcpuid)
     int l1d_kib = 0, l2_kib = 0, l3_kib = 0;  // 0 when unknown
+    // The core runs a 512-bit operation as two 256-bit halves, so a zmm FMA costs both FMA pipes and its
+    // peak equals ymm's: AMD family 19h with AVX-512 (Zen 4). The block sizes use it (kernels/gemm_driver.hpp).
+    bool zmm_halves = false;
     cpu_features has;
     os_state os;
     std::string libcpuid_error;  // non-empty when libcpuid could not identify the CPU
@@ -137,6 +140,13 @@ inline cpu_info detect() {
     info.has.avx512fp16 = bit(leaf7.edx, 23);
     info.has.amx_tile = bit(leaf7.edx, 24);
     info.has.amx_int8 = bit(leaf7.edx, 25);
+
+    // AMD family 19h (base family 0xF plus extended family 0xA, CPUID.1:EAX bits 8-11 and 20-27).
+    const cpuid_regs leaf0 = cpuid(0, 0);
+    const bool amd = leaf0.ebx == 0x68747541u && leaf0.edx == 0x69746e65u && leaf0.ecx == 0x444d4163u;  // "AuthenticAMD"
+    const unsigned base_family = (leaf1.eax >> 8) & 0xfu;
+    const unsigned family = base_family == 0xfu ? base_family + ((leaf1.eax >> 20) & 0xffu) : base_family;
+    info.zmm_halves = amd && family == 0x19u && info.has.avx512f;
 
     // The OS side: which register files are saved across context switches.
     const std::uint64_t xcr0 = read_xcr0(leaf1);

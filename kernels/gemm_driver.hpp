@@ -49,18 +49,22 @@ inline constexpr std::int64_t round_up(std::int64_t x, std::int64_t multiple) { 
 //
 // KC: one KC x NR panel of B is reused by every MR x KC panel of A the ir loop streams past it, and
 //     each tile loads and stores its C once per KC. Each block of KC costs a pass over C, so KC is
-//     large: the B panel may exceed L1d by a third (the B lines that miss L1 come from L2 at a few
-//     bytes per cycle, well within its bandwidth):
-//         KC = (4/3 L1d) / (NR * element bytes), rounded down to a multiple of 16, within [64, 512].
-//     Measured with the AVX-512 14 x 32 tile and 48 KiB L1d, KC = 512 against 384 (= L1d / NR):
-//     1024^3 and 2048^3 +8 %, 784 x 256 x 512 +6 %, 3136 x 128 x 256 +5 %, the rest within noise;
-//     768 was no better.
-//     Half of L1d, the textbook choice, measured 5-10 % slower than 384.
+//     large, larger than L1d holds of B (the B lines that miss L1 come from L2 at a few bytes per
+//     cycle, well within its bandwidth, and are asked for ahead: outgrows_l1 below):
+//         KC = 512.
+//     Measured with the AVX-512 14 x 32 tile (a 64 KiB panel):
+//       48 KiB L1d (Zen 5): 512 against 384 (= L1d / NR), 1024^3 and 2048^3 +8 %, 784 x 256 x 512
+//         +6 %, 3136 x 128 x 256 +5 %, the rest within noise; 768 was no better. Half of L1d, the
+//         textbook choice, measured 5-10 % slower than 384.
+//       32 KiB L1d (Zen 4): 512 against 336 (4/3 of L1d / NR, the rule before), 1024^3 and 2048^3
+//         +3 %, the 35 shapes' geomean ratio to oneDNN +0.8 %; 768 +0.2 % more.
 // KC in L1: when A has a single block of rows, B is packed panel by panel, by the panel's first tile
 //     (FP32) or just before its tiles (INT8; pack_b_per_panel), and that panel must stay in L1 while
 //     every tile reads it:
-//         KC = L1d / (NR * element bytes), the same rounding and range (M = 49: 384 against 512
-//     measured 3-10 % faster).
+//         KC = L1d / (NR * element bytes), rounded down to a multiple of 16, within [64, 512]
+//     (M = 49 on Zen 5: 384 against 512 measured 3-10 % faster). On a core that runs zmm in halves
+//     (cpu_info::zmm_halves, Zen 4) the tile takes twice the cycles per row of B, half the bytes per
+//     cycle, which L2 serves: KC in L1 = KC there (M = 49 on Zen 4: 512 against 256, +1 to +5 %).
 // MC: the packed MC x KC block of A stays in L2 for the whole jr loop, using an eighth of it (the rest
 //     holds the C rows being updated and the B panel on its way in), counted with the KC in L1 (so an
 //     A of up to MC rows is one block whichever KC it gets; the larger KC makes it a sixth):
@@ -96,11 +100,12 @@ inline gemm_blocks blocks_around_depth(int mr, int nr, std::int64_t kc, std::int
 }
 
 inline gemm_blocks choose_gemm_blocks(int mr, int nr, std::int64_t element_bytes, const cpu_info& c) {
-    const std::int64_t l1 = l1d_bytes(c);
-    const std::int64_t kc_in_l1 = std::clamp<std::int64_t>(l1 / (nr * element_bytes) / 16 * 16, 64, 512);
+    constexpr std::int64_t kc = 512;
+    const std::int64_t kc_in_l1 =
+        c.zmm_halves ? kc : std::clamp<std::int64_t>(l1d_bytes(c) / (nr * element_bytes) / 16 * 16, 64, kc);
     gemm_blocks b = blocks_around_depth(mr, nr, kc_in_l1, element_bytes, element_bytes, c);
     b.kc_in_l1 = kc_in_l1;
-    b.kc = std::clamp<std::int64_t>(l1 * 4 / 3 / (nr * element_bytes) / 16 * 16, 64, 512);
+    b.kc = kc;
     return b;
 }
 

@@ -16,6 +16,7 @@ inline void print_cpu(const cpu_info& c) {
     if (!c.libcpuid_error.empty()) std::printf("           libcpuid: %s\n", c.libcpuid_error.c_str());
     std::printf("cores      %d physical, %d logical (this package)\n", c.cores, c.logical_cpus);
     std::printf("caches     L1d %d KiB, L2 %d KiB, L3 %d KiB\n", c.l1d_kib, c.l2_kib, c.l3_kib);
+    if (c.zmm_halves) std::printf("zmm        run as two 256-bit halves (AMD family 19h)\n");
     const struct {
         const char* name;
         bool present;

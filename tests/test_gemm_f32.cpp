@@ -378,18 +378,30 @@ TEST(GemmBlocks, FollowTheDocumentedRuleAndStayInRange) {
     c.l3_kib = 491520;  // a virtual machine's report: the NC cap applies
     c.cores = 2;
     const gemm_blocks b = choose_gemm_blocks(14, 32, 4, c);
-    EXPECT_EQ(b.kc, 512);           // 64 KiB (4/3 of 48 KiB) / (32 * 4 B)
+    EXPECT_EQ(b.kc, 512);
     EXPECT_EQ(b.kc_in_l1, 384);     // 48 KiB / (32 * 4 B)
     EXPECT_EQ(b.mc, 2048 * 1024 / 8 / (384 * 4) / 14 * 14);  // 170 -> 168, from the KC in L1
     EXPECT_EQ(b.nc, 4096);
     const gemm_blocks unknown = choose_gemm_blocks(6, 16, 4, cpu_info{});
-    EXPECT_EQ(unknown.kc, 512);        // 42.7 KiB (4/3 of 32 KiB) / 64 B = 682, capped at 512
+    EXPECT_EQ(unknown.kc, 512);
     EXPECT_EQ(unknown.kc_in_l1, 512);  // 32 KiB / 64 B
     EXPECT_EQ(unknown.mc % 6, 0);
     EXPECT_GT(unknown.nc, 0);
     cpu_info small = c;
     small.l1d_kib = 24;
-    EXPECT_EQ(choose_gemm_blocks(14, 32, 4, small).kc, 256);  // 32 KiB (4/3 of 24 KiB) / 128 B
+    EXPECT_EQ(choose_gemm_blocks(14, 32, 4, small).kc, 512);
+    EXPECT_EQ(choose_gemm_blocks(14, 32, 4, small).kc_in_l1, 192);  // 24 KiB / 128 B
+    // A core that runs zmm in halves (Zen 4: 32 KiB L1d) keeps the whole KC when B is packed panel by
+    // panel, and its MC follows from that depth.
+    cpu_info halves = c;
+    halves.l1d_kib = 32;
+    halves.zmm_halves = true;
+    const gemm_blocks h = choose_gemm_blocks(14, 32, 4, halves);
+    EXPECT_EQ(h.kc, 512);
+    EXPECT_EQ(h.kc_in_l1, 512);
+    EXPECT_EQ(h.mc, 2048 * 1024 / 8 / (512 * 4) / 14 * 14);  // 128 -> 126
+    halves.zmm_halves = false;
+    EXPECT_EQ(choose_gemm_blocks(14, 32, 4, halves).kc_in_l1, 256);  // 32 KiB / 128 B
 }
 
 // ---- Next-panel prefetch (prepacked B) ----------------------------------------------------------------

@@ -92,19 +92,30 @@ struct gemm_f32_kernel {
     // at rows[i] (the rows past them are zero), with dst at the panel's column 0: `lanes` columns at a
     // time are loaded a row at a time (one vector each, masked past width), transposed, and stored as
     // `lanes` columns of the panel. One column costs 4 shuffles on zmm and 3 on ymm instead of a
-    // gather. (A template on the vector type, V = vec, so that ISAs without V::transpose compile
+    // gather. Only the last `lanes` columns of the piece go through masks: the others are whole vector
+    // loads, and whole stores of `lanes` floats whose lanes past MR fall on the next column, which is
+    // stored after them (AVX2's masked loads and stores, vmaskmovps, took most of this function's time
+    // on Zen 4). (A template on the vector type, V = vec, so that ISAs without V::transpose compile
     // without it.)
     template <class V>
     static void transpose_into_panel(const float* const (&rows)[V::lanes], int count, std::int64_t width, float* dst) {
         constexpr int L = V::lanes;
+        static_assert(2 * MR >= L, "a whole store's lanes past MR must fall on the next column alone");
         const typename V::mask all = V::first(MR);
         for (std::int64_t l = 0; l < width; l += L) {
+            const bool whole = width - l > L;  // a column of the piece follows this block's last one
             const typename V::mask cols = V::first(width - l);
             typename V::reg t[L];
 #pragma GCC unroll 16
-            for (int i = 0; i < L; ++i) t[i] = i < count ? V::load_first(cols, rows[i] + l) : V::zero();
+            for (int i = 0; i < L; ++i)
+                t[i] = i >= count ? V::zero() : whole ? V::load(rows[i] + l) : V::load_first(cols, rows[i] + l);
             V::transpose(t);
-            const int columns = static_cast<int>(std::min<std::int64_t>(L, width - l));
+            if (whole) {
+#pragma GCC unroll 16
+                for (int c = 0; c < L; ++c) V::store(dst + (l + c) * MR, t[c]);
+                continue;
+            }
+            const int columns = static_cast<int>(width - l);
 #pragma GCC unroll 16
             for (int c = 0; c < L; ++c)
                 if (c < columns) V::store_first(all, dst + (l + c) * MR, t[c]);

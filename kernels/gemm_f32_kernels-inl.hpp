@@ -321,12 +321,13 @@ private:
         typename vec::mask cols[NV];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) cols[v] = vec::first(t.n - v * vec::lanes);
+        const bool whole = t.n == nr;  // the tile spans NR columns of C: whole vectors, no masks (store_c)
         if (plain) {
 #pragma GCC unroll 16
             for (int i = 0; i < R; ++i) {
                 if (i >= m) break;
 #pragma GCC unroll 4
-                for (int v = 0; v < NV; ++v) vec::store_first(cols[v], c_tile + i * ldc + v * vec::lanes, c[i][v]);
+                for (int v = 0; v < NV; ++v) store_c(whole, cols[v], c_tile + i * ldc + v * vec::lanes, c[i][v]);
             }
             return;
         }
@@ -341,11 +342,24 @@ private:
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) {
                 typename vec::reg x = vec::mul(alpha, c[i][v]);
-                if (add_c) x = vec::add(x, vec::mul(beta, vec::load_first(cols[v], out + v * vec::lanes)));
+                if (add_c) x = vec::add(x, vec::mul(beta, load_c(whole, cols[v], out + v * vec::lanes)));
                 if (add_bias) x = vec::add(x, bias[v]);
                 if (relu) x = vec::max_zero(x);
-                vec::store_first(cols[v], out + v * vec::lanes, x);
+                store_c(whole, cols[v], out + v * vec::lanes, x);
             }
+        }
+    }
+
+    // One vector of a row of C, through its mask only when the tile is narrower than NR: AVX2's masked
+    // loads and stores (vmaskmovps) are slow on some cores (Zen 4), and a tile stores 12 of them.
+    static typename vec::reg load_c(bool whole, typename vec::mask m, const float* p) {
+        return whole ? vec::load(p) : vec::load_first(m, p);
+    }
+    static void store_c(bool whole, typename vec::mask m, float* p, typename vec::reg x) {
+        if (whole) {
+            vec::store(p, x);
+        } else {
+            vec::store_first(m, p, x);
         }
     }
 };

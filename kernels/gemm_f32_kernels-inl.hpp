@@ -18,8 +18,8 @@
 // accumulators, the NV B vectors and one broadcast fill the register file (docs/gemm_f32.md).
 //
 // B's prefetch. The panel of B should stay in L1 while the tiles of a block of A pass over it, but the
-// KC of the block rule (kernels/gemm_driver.hpp) makes it 4/3 of L1d with NR = 32 floats: 64 KiB
-// against 48 KiB, so that every tile reads B from L2. The hardware prefetcher then falls behind.
+// KC of the block rule (kernels/gemm_driver.hpp, 512) makes it 64 KiB with NR = 32 floats, against
+// an L1d of 48 KiB (Zen 5) or 32 KiB (Zen 4), so that every tile reads B from L2. The hardware prefetcher then falls behind.
 // When the panel outgrows L1d, each step asks for the row of B b_prefetch_steps ahead (prefetcht0,
 // one request per 64-byte line). Measured with the AVX-512 14 x 32 tile on a block of 168 rows of A
 // and KC = 512, C in L1: 171 -> 191 GFLOP/s, the same for any distance from 4 to 24 steps. When the
@@ -92,9 +92,9 @@ struct gemm_f32_kernel {
     // at rows[i] (the rows past them are zero), with dst at the panel's column 0: `lanes` columns at a
     // time are loaded a row at a time (one vector each, masked past width), transposed, and stored as
     // `lanes` columns of the panel. One column costs 4 shuffles on zmm and 3 on ymm instead of a
-    // gather. Only the last `lanes` columns of the piece go through masks: the others are whole vector
-    // loads, and whole stores of `lanes` floats whose lanes past MR fall on the next column, which is
-    // stored after them (AVX2's masked loads and stores, vmaskmovps, took most of this function's time
+    // gather. Only the piece's last block of columns goes through masks: the blocks before it are whole
+    // vector loads, and whole stores of `lanes` floats whose lanes past MR fall on the next column, which
+    // is stored after them (AVX2's masked loads and stores, vmaskmovps, took most of this function's time
     // on Zen 4). (A template on the vector type, V = vec, so that ISAs without V::transpose compile
     // without it.)
     template <class V>

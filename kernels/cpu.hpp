@@ -60,7 +60,8 @@ struct cpu_info {
     int logical_cpus = 0;   // hardware threads in the package (libcpuid)
     int l1d_kib = 0, l2_kib = 0, l3_kib = 0;  // 0 when unknown
     // The core runs a 512-bit operation as two 256-bit halves, so a zmm FMA costs both FMA pipes and its
-    // peak equals ymm's: AMD family 19h with AVX-512 (Zen 4). The block sizes use it (kernels/gemm_driver.hpp).
+    // peak equals ymm's: AMD family 19h with AVX-512 (Zen 4), as libcpuid identifies it (false when it
+    // cannot). The block sizes use it (kernels/gemm_driver.hpp).
     bool zmm_halves = false;
     cpu_features has;
     os_state os;
@@ -110,6 +111,7 @@ inline cpu_info detect() {
     // libcpuid: identity, topology, caches.
     cpu_raw_data_t raw{};
     cpu_id_t id{};
+    bool amd_family_19h = false;  // Zen 4 (and Zen 3, which has no AVX-512): zmm_halves below
     if (!cpuid_present()) {
         info.libcpuid_error = "the CPUID instruction is not available";
     } else if (cpuid_get_raw_data(&raw) != 0 || cpu_identify(&raw, &id) != 0) {
@@ -122,6 +124,7 @@ inline cpu_info detect() {
         info.l1d_kib = id.l1_data_cache > 0 ? id.l1_data_cache : 0;
         info.l2_kib = id.l2_cache > 0 ? id.l2_cache : 0;
         info.l3_kib = id.l3_cache > 0 ? id.l3_cache : 0;
+        amd_family_19h = id.vendor == VENDOR_AMD && id.ext_family == 0x19;  // the display family
     }
     // Raw CPUID for every instruction-set flag.
     const cpuid_regs leaf1 = cpuid(1, 0);
@@ -141,12 +144,7 @@ inline cpu_info detect() {
     info.has.amx_tile = bit(leaf7.edx, 24);
     info.has.amx_int8 = bit(leaf7.edx, 25);
 
-    // AMD family 19h (base family 0xF plus extended family 0xA, CPUID.1:EAX bits 8-11 and 20-27).
-    const cpuid_regs leaf0 = cpuid(0, 0);
-    const bool amd = leaf0.ebx == 0x68747541u && leaf0.edx == 0x69746e65u && leaf0.ecx == 0x444d4163u;  // "AuthenticAMD"
-    const unsigned base_family = (leaf1.eax >> 8) & 0xfu;
-    const unsigned family = base_family == 0xfu ? base_family + ((leaf1.eax >> 20) & 0xffu) : base_family;
-    info.zmm_halves = amd && family == 0x19u && info.has.avx512f;
+    info.zmm_halves = amd_family_19h && info.has.avx512f;
 
     // The OS side: which register files are saved across context switches.
     const std::uint64_t xcr0 = read_xcr0(leaf1);
